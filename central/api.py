@@ -1,0 +1,227 @@
+"""Central's HTTP API (JSON; OpenAPI at ``/schema``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Litestar, get, post, put
+from litestar.datastructures import State
+from litestar.exceptions import ClientException, NotFoundException
+from litestar.params import Parameter
+from litestar.status_codes import HTTP_201_CREATED
+
+from central.ingest import CentralLink
+from central.store import CentralStore
+from protocol.messages import EVENT_KINDS, Declaration
+
+Limit = Annotated[int, Parameter(ge=1, le=1000, description="page size")]
+
+
+class DeclarationPage(msgspec.Struct):
+    items: list[Declaration]
+    total: int
+    limit: int
+    offset: int
+
+
+class EventPage(msgspec.Struct):
+    items: list[dict[str, Any]]
+    #: pass as ``before`` to get the next (older) page; null on the last page
+    next: int | None
+
+
+class DeclarationSaved(msgspec.Struct):
+    declaration: Declaration
+    cursor: int
+    published: bool
+
+
+def _store(state: State) -> CentralStore:
+    store: CentralStore = state.store
+    return store
+
+
+def _publish(state: State, message: Any) -> bool:
+    link: CentralLink | None = state.get("link")
+    return bool(link and link.publish_declarations(message))
+
+
+def _plate_or_400(plate: str | None) -> str | None:
+    from protocol.plates import plate_key
+
+    if plate is None:
+        return None
+    try:
+        plate_key(plate)
+    except ValueError as exc:
+        raise ClientException(str(exc)) from None
+    return plate
+
+
+class DeclarationController(Controller):
+    path = "/api/declarations"
+    tags = ["declarations"]
+
+    @post("/", status_code=HTTP_201_CREATED, sync_to_thread=True)
+    def create(self, state: State, data: Declaration) -> DeclarationSaved:
+        """Declare a crossing (enterprise side). 409 if the number exists."""
+        _plate_or_400(data.plate)
+        try:
+            cursor, message = _store(state).put_declaration(data, must_exist=False)
+        except FileExistsError:
+            raise ClientException(
+                f"declaration {data.number} exists; use PUT to change it", status_code=409
+            ) from None
+        return DeclarationSaved(declaration=data, cursor=cursor, published=_publish(state, message))
+
+    @put("/{number:str}", sync_to_thread=True)
+    def update(self, state: State, number: str, data: Declaration) -> DeclarationSaved:
+        """Replace a declaration (e.g. a step confirmed, or returned for re-declaration)."""
+        if data.number != number:
+            raise ClientException(f"body number {data.number} differs from path {number}")
+        _plate_or_400(data.plate)
+        try:
+            cursor, message = _store(state).put_declaration(data, must_exist=True)
+        except KeyError:
+            raise NotFoundException(f"no declaration {number}") from None
+        except ValueError as exc:
+            raise ClientException(str(exc), status_code=409) from None
+        return DeclarationSaved(declaration=data, cursor=cursor, published=_publish(state, message))
+
+    @get("/", sync_to_thread=True)
+    def list_declarations(
+        self,
+        state: State,
+        gate: str | None = None,
+        plate: str | None = None,
+        status: str | None = None,
+        limit: Limit = 100,
+        offset: Annotated[int, Parameter(ge=0)] = 0,
+    ) -> DeclarationPage:
+        items, total = _store(state).list_declarations(
+            gate=gate, plate=_plate_or_400(plate), status=status, limit=limit, offset=offset
+        )
+        return DeclarationPage(items=items, total=total, limit=limit, offset=offset)
+
+    @get("/{number:str}", sync_to_thread=True)
+    def get_declaration(self, state: State, number: str) -> Declaration:
+        found = _store(state).get_declaration(number)
+        if found is None:
+            raise NotFoundException(f"no declaration {number}")
+        return found
+
+
+def _check_kind(kind: str | None) -> None:
+    if kind is not None and kind not in EVENT_KINDS:
+        raise ClientException(f"unknown event kind {kind!r}; one of {', '.join(EVENT_KINDS)}")
+
+
+@get("/api/events", tags=["events"], sync_to_thread=True)
+def list_events(
+    state: State,
+    device: str | None = None,
+    kind: str | None = None,
+    plate: str | None = None,
+    checkpoint: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    before: int | None = None,
+    limit: Limit = 100,
+) -> EventPage:
+    """Events as the boxes reported them, newest first."""
+    _check_kind(kind)
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and value.tzinfo is None:
+            raise ClientException(f"{name} needs a timezone, e.g. 2026-11-23T08:00:00Z")
+    items, nxt = _store(state).list_events(
+        device=device,
+        kind=kind,
+        plate=_plate_or_400(plate),
+        checkpoint=checkpoint,
+        since=since,
+        until=until,
+        before=before,
+        limit=limit,
+    )
+    return EventPage(items=items, next=nxt)
+
+
+@get("/api/events/{device:str}/{seq:int}", tags=["events"], sync_to_thread=True)
+def get_event(state: State, device: str, seq: int) -> dict[str, Any]:
+    found = _store(state).get_event(device, seq)
+    if found is None:
+        raise NotFoundException(f"no event {seq} from {device}")
+    return found
+
+
+@get("/api/crossings", tags=["events"], sync_to_thread=True)
+def list_crossings(
+    state: State,
+    device: str | None = None,
+    plate: str | None = None,
+    checkpoint: str | None = None,
+    decision: str | None = None,
+    before: int | None = None,
+    limit: Limit = 100,
+) -> EventPage:
+    """Lane decisions (one per vehicle at a checkpoint), newest first; filter held ones."""
+    if decision is not None and decision not in ("open", "hold"):
+        raise ClientException("decision is 'open' or 'hold'")
+    store = _store(state)
+    items: list[dict[str, Any]] = []
+    cursor = before
+    while len(items) < limit:
+        page, cursor = store.list_events(
+            device=device,
+            kind="lane_decision",
+            plate=_plate_or_400(plate),
+            checkpoint=checkpoint,
+            before=cursor,
+            limit=limit,
+        )
+        items.extend(i for i in page if decision is None or i.get("decision") == decision)
+        if cursor is None:
+            break
+    return EventPage(items=items[:limit], next=cursor)
+
+
+@get("/api/devices", tags=["devices"], sync_to_thread=True)
+def list_devices(state: State) -> list[dict[str, Any]]:
+    """Every gate box seen, with its last state and how far central holds its events."""
+    return _store(state).list_devices()
+
+
+@get("/api/stats", tags=["operations"], sync_to_thread=True)
+def stats(state: State) -> dict[str, Any]:
+    """Ingest counters and rejected inputs by kind."""
+    link: CentralLink | None = state.get("link")
+    if link is None:
+        return {"mqtt_connected": False, "counters": {}, "rejected": {}, "rejected_total": 0}
+    return {
+        "mqtt_connected": link.connected,
+        "counters": dict(link.counters),
+        "rejected": link.rejects.snapshot(),
+        "rejected_total": link.rejects.total(),
+    }
+
+
+@get("/health", tags=["operations"], sync_to_thread=False)
+def health(state: State) -> dict[str, Any]:
+    link: CentralLink | None = state.get("link")
+    return {"ok": True, "mqtt_connected": bool(link and link.connected)}
+
+
+ROUTES = [DeclarationController, list_events, get_event, list_crossings, list_devices, stats, health]
+
+
+def build_app(store: CentralStore, link: CentralLink | None) -> Litestar:
+    from litestar.openapi.config import OpenAPIConfig
+
+    return Litestar(
+        route_handlers=ROUTES,
+        state=State({"store": store, "link": link}),
+        openapi_config=OpenAPIConfig(title="cuakhau central", version="0.1.0", path="/schema"),
+        on_shutdown=[lambda: link.stop() if link else None, store.close],
+    )

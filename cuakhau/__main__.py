@@ -1,0 +1,5 @@
+import sys
+
+from cuakhau.cli import main
+
+sys.exit(main())

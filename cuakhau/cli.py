@@ -1,0 +1,140 @@
+"""``cuakhau``: the single command line of the project."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def _central_serve(args: argparse.Namespace) -> int:
+    import msgspec
+
+    from central.broker import PortTaken
+    from central.config import CentralConfig, load_central_config
+    from central.serve import serve
+
+    config = load_central_config(args.config) if args.config else CentralConfig()
+    overrides = {
+        k: v
+        for k, v in (("db", args.db), ("http_host", args.host), ("http_port", args.port))
+        if v is not None
+    }
+    config = msgspec.structs.replace(config, **overrides)
+    mqtt = config.mqtt
+    for field, value in (
+        ("host", args.mqtt_host),
+        ("port", args.mqtt_port),
+        ("protocol", args.mqtt_protocol),
+    ):
+        if value is not None:
+            mqtt = msgspec.structs.replace(mqtt, **{field: value})
+    config = msgspec.structs.replace(config, mqtt=mqtt)
+    try:
+        serve(config, embedded_broker=args.embedded_broker, broker_port=args.broker_port)
+    except PortTaken as exc:
+        print(f"cuakhau: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _agent_run(args: argparse.Namespace) -> int:
+    from edge_agent.config import ConfigError, load_config
+    from edge_agent.runner import run_agent
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"cuakhau: {exc}", file=sys.stderr)
+        return 2
+    run_agent(config)
+    return 0
+
+
+def _agent_status(args: argparse.Namespace) -> int:
+    import json
+
+    from edge_agent.config import ConfigError, load_config
+    from edge_agent.store import EdgeStore
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"cuakhau: {exc}", file=sys.stderr)
+        return 2
+    store = EdgeStore(config.store.path, synchronous=config.store.synchronous)
+    print(
+        json.dumps(
+            {
+                "device": config.device,
+                "gate": config.gate,
+                "store": str(store.path),
+                "last_seq": store.last_seq(),
+                "acked_seq": store.acked_seq(),
+                "pending": store.pending_count(),
+                "declarations": store.declarations.count(),
+                "declaration_cursor": store.declarations.cursor(config.gate),
+            }
+        )
+    )
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from cuakhau.demo import run_demo
+
+    return run_demo(duration=args.duration, http_port=args.port, workdir=args.workdir)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cuakhau", description="cuakhau digital border gate")
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default INFO)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    central = sub.add_parser("central", help="the central sync server").add_subparsers(
+        dest="central_command", required=True
+    )
+    serve = central.add_parser("serve", help="run central: HTTP API + MQTT ingest")
+    serve.add_argument("--config", help="TOML file (CentralConfig)")
+    serve.add_argument("--db", help="SQLite file (default cuakhau-central.db)")
+    serve.add_argument("--host", help="HTTP listen address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="HTTP port (default 8080)")
+    serve.add_argument("--mqtt-host")
+    serve.add_argument("--mqtt-port", type=int)
+    serve.add_argument("--mqtt-protocol", type=int, choices=(3, 5))
+    serve.add_argument(
+        "--embedded-broker", action="store_true", help="start the in-process amqtt broker"
+    )
+    serve.add_argument("--broker-port", type=int, help="embedded broker port (default: a free one)")
+    serve.set_defaults(func=_central_serve)
+
+    agent = sub.add_parser("agent", help="the gate-box agent").add_subparsers(
+        dest="agent_command", required=True
+    )
+    run = agent.add_parser("run", help="run the agent")
+    run.add_argument("--config", required=True, help="agent TOML file")
+    run.set_defaults(func=_agent_run)
+    status = agent.add_parser("status", help="print the local store's state as JSON")
+    status.add_argument("--config", required=True)
+    status.set_defaults(func=_agent_status)
+
+    demo = sub.add_parser("demo", help="central + embedded broker + one agent, synthetic traffic")
+    demo.add_argument("--duration", type=float, default=0, help="stop after N seconds (0: Ctrl-C)")
+    demo.add_argument("--port", type=int, default=None, help="HTTP port (default 8080 or a free one)")
+    demo.add_argument("--workdir", default=None, help="where the demo keeps its files (default: temp)")
+    demo.set_defaults(func=_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from cuakhau.logs import configure_logging
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(args.log_level)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

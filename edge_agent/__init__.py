@@ -1,0 +1,1 @@
+"""The gate-box agent: drivers, ANPR, lane, store with outbox, MQTT sync."""

@@ -1,0 +1,78 @@
+"""The box's configuration: a TOML file decoded into msgspec Structs (unknown keys refused)."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+from protocol.messages import DeviceId, GateCode
+from protocol.mqtt_settings import MqttSettings
+
+
+class SyncSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    batch_max_events: int = 500
+    batch_max_bytes: int = 256 * 1024
+    #: Events published but not yet acknowledged by central, at most.
+    window_events: int = 5000
+    #: No progress in acks for this long while events are in flight: resend from the last ack.
+    ack_timeout_s: float = 5.0
+    #: How often the outbox is looked at when no local producer signals new events.
+    poll_interval_s: float = 0.05
+    reconnect_min_s: float = 0.5
+    reconnect_max_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.batch_max_events < 1 or self.window_events < self.batch_max_events:
+            raise ValueError("sync: need 1 <= batch_max_events <= window_events")
+        if self.ack_timeout_s <= 0 or self.poll_interval_s <= 0:
+            raise ValueError("sync: ack_timeout_s and poll_interval_s must be positive")
+
+
+class StoreSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    path: str = "cuakhau-agent.db"
+    synchronous: Literal["FULL", "NORMAL", "EXTRA"] = "FULL"
+    retention_days: float = 30.0
+
+
+class SyntheticSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A generator of made-up events, for demos and benchmarks (no devices needed)."""
+
+    rate_per_s: float = 1.0
+    #: Stop after this many events (0: run until stopped).
+    count: int = 0
+    checkpoint: str = "barrier-in"
+
+
+class AgentConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    device: DeviceId
+    gate: GateCode
+    mqtt: MqttSettings = msgspec.field(default_factory=MqttSettings)
+    sync: SyncSettings = msgspec.field(default_factory=SyncSettings)
+    store: StoreSettings = msgspec.field(default_factory=StoreSettings)
+    synthetic: SyntheticSettings | None = None
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def load_config(path: str | Path) -> AgentConfig:
+    """Read and validate an agent config file; ConfigError says what is wrong and where."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        config = msgspec.convert(raw, AgentConfig)
+    except (msgspec.ValidationError, ValueError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    store_path = Path(config.store.path)
+    if not store_path.is_absolute():
+        config.store.path = str(path.parent / store_path)
+    return config

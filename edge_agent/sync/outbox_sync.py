@@ -1,0 +1,310 @@
+"""Sync between one gate box and central over MQTT, with application-level acks.
+
+Up: the outbox is published in batches (bounded by events and bytes) inside a window of
+unacknowledged events. Nothing leaves the outbox on a PUBACK: only central's ``Ack``, sent
+after its database commit, moves ``acked_seq`` forward. When acks stop making progress for
+``ack_timeout_s``, or central says it holds events beyond a gap (``Ack.resend``), the box
+goes back to ``acked_seq + 1`` and sends again (central ignores what it already has).
+
+Down: on every connect the box sends ``SyncRequest(cursor)``; declaration changes are applied in
+order; a message that starts beyond the box's cursor triggers a new ``SyncRequest``.
+
+All protocol logic runs on one thread (``_run``); paho's thread only enqueues what it receives.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from edge_agent.config import AgentConfig
+from edge_agent.store import EdgeStore
+from protocol import topics
+from protocol.codec import ProtocolError, decode, encode, encode_event_batch
+from protocol.messages import Ack, Command, DeclarationChanges, DeviceState, SyncRequest
+from protocol.mqtt_client import MqttLink
+from protocol.rejects import RejectCounter
+
+log = logging.getLogger("cuakhau.agent.sync")
+
+SOFTWARE = "cuakhau-agent/0.1"
+
+
+@dataclass
+class SyncStats:
+    connects: int = 0
+    batches_sent: int = 0
+    events_sent: int = 0
+    resends: int = 0
+    ack_timeouts: int = 0
+    acks: int = 0
+    declaration_changes_applied: int = 0
+    sync_requests: int = 0
+    commands: int = 0
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+class OutboxSync:
+    def __init__(
+        self,
+        config: AgentConfig,
+        store: EdgeStore,
+        *,
+        on_command: Callable[[Command], bool] | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.device = config.device
+        self.gate = config.gate
+        self.settings = config.sync
+        self.on_command = on_command
+        self.stats = SyncStats()
+        self.rejects = RejectCounter(log)
+        self._inbox: queue.Queue[tuple[str, str, bytes]] = queue.Queue()
+        self._wake_pending = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._connected = False
+        self._acked = store.acked_seq()
+        self._next = self._acked + 1
+        self._last_progress = time.monotonic()
+        self._last_rewind_at = -1
+        self._last_sync_request = 0.0
+        self._last_state = 0.0
+        self._last_prune = 0.0
+        offline = DeviceState(device=self.device, gate=self.gate, status="offline")
+        self.link = MqttLink(
+            config.mqtt,
+            client_id=self.device,
+            on_connected=lambda _present: self._inbox.put(("connected", "", b"")),
+            on_disconnected=lambda: self._inbox.put(("disconnected", "", b"")),
+            on_message=lambda topic, payload: self._inbox.put(("message", topic, payload)),
+            will=(topics.state(self.device), encode(offline)),
+            reconnect_min_s=self.settings.reconnect_min_s,
+            reconnect_max_s=self.settings.reconnect_max_s,
+            logger=logging.getLogger("cuakhau.agent.mqtt"),
+        )
+        store.on_emit(self.wake)
+
+    # -- public ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="outbox-sync", daemon=True)
+        self._thread.start()
+        self.link.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._inbox.put(("stop", "", b""))
+        if self._thread:
+            self._thread.join(timeout=10)
+        if self.link.connected.is_set():
+            self._publish_state("offline")
+        self.link.stop()
+
+    def wake(self) -> None:
+        """New events are in the outbox (called by local producers)."""
+        if not self._wake_pending.is_set():
+            self._wake_pending.set()
+            self._inbox.put(("wake", "", b""))
+
+    @property
+    def acked_seq(self) -> int:
+        return self._acked
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                kind, topic, payload = self._inbox.get(timeout=self.settings.poll_interval_s)
+            except queue.Empty:
+                kind, topic, payload = "tick", "", b""
+            try:
+                self._handle(kind, topic, payload)
+                self._housekeeping()
+                if self._connected:
+                    self._send_window()
+            except Exception:  # keep syncing whatever one step did; the outbox is safe on disk
+                log.exception("sync step failed kind=%s topic=%s", kind, topic)
+                time.sleep(self.settings.poll_interval_s)
+
+    def _handle(self, kind: str, topic: str, payload: bytes) -> None:
+        if kind == "wake":
+            self._wake_pending.clear()
+        elif kind == "connected":
+            self._on_connected()
+        elif kind == "disconnected":
+            self._connected = False
+        elif kind == "message":
+            self._on_message(topic, payload)
+
+    def _on_connected(self) -> None:
+        self.stats.connects += 1
+        self._connected = True
+        self.link.subscribe(
+            [
+                topics.ack(self.device),
+                topics.command(self.device),
+                topics.device_declarations(self.device),
+                topics.gate_declarations(self.gate),
+            ]
+        )
+        self._acked = self.store.acked_seq()
+        self._next = self._acked + 1
+        self._last_progress = time.monotonic()
+        self._publish_state("online")
+        self._request_sync(force=True)
+
+    def _on_message(self, topic: str, payload: bytes) -> None:
+        if topic == topics.ack(self.device):
+            self._on_ack(payload)
+        elif topic in (topics.device_declarations(self.device), topics.gate_declarations(self.gate)):
+            self._on_declarations(payload)
+        elif topic == topics.command(self.device):
+            self._on_command(payload)
+        else:
+            self.rejects.reject("mqtt", "topic", f"unexpected topic {topic!r}")
+
+    def _on_ack(self, payload: bytes) -> None:
+        try:
+            ack = decode(payload, Ack)
+        except ProtocolError as exc:
+            self.rejects.reject("ack", "decode", str(exc))
+            return
+        if ack.device != self.device:
+            self.rejects.reject("ack", "device", f"ack for {ack.device!r} on our topic")
+            return
+        try:
+            acked = self.store.mark_acked(ack.upto)
+        except ValueError as exc:
+            self.rejects.reject("ack", "beyond", str(exc))
+            return
+        self.stats.acks += 1
+        if acked > self._acked:
+            self._acked = acked
+            self._last_progress = time.monotonic()
+        if self._next <= self._acked:
+            self._next = self._acked + 1
+        if ack.resend and ack.upto + 1 < self._next and ack.upto != self._last_rewind_at:
+            self._last_rewind_at = ack.upto
+            self.stats.resends += 1
+            self._next = ack.upto + 1
+
+    def _on_declarations(self, payload: bytes) -> None:
+        try:
+            message = decode(payload, DeclarationChanges)
+        except ProtocolError as exc:
+            self.rejects.reject("declarations", "decode", str(exc))
+            return
+        if message.gate != self.gate:
+            self.rejects.reject("declarations", "gate", f"changes for gate {message.gate!r}")
+            return
+        try:
+            result = self.store.declarations.apply(message)
+        except ValueError as exc:  # e.g. a plate that normalises to nothing
+            self.rejects.reject("declarations", "content", str(exc))
+            return
+        self.stats.declaration_changes_applied += result.applied
+        if result.gap:
+            log.info(
+                "declarations gap gate=%s ours=%d since=%d: asking again",
+                self.gate, result.cursor, message.since,
+            )
+            self._request_sync()
+
+    def _on_command(self, payload: bytes) -> None:
+        try:
+            command = decode(payload, Command)
+        except ProtocolError as exc:
+            self.rejects.reject("command", "decode", str(exc))
+            return
+        if command.device != self.device:
+            self.rejects.reject("command", "device", f"command for {command.device!r}")
+            return
+        self.stats.commands += 1
+        log.info(
+            "command id=%s action=%s by=%s checkpoint=%s",
+            command.id, command.action, command.by, command.checkpoint,
+        )
+        if command.action == "resync":
+            self.store.declarations.reset(self.gate)
+            self._request_sync(force=True)
+            return
+        if self.on_command is None or not self.on_command(command):
+            self.rejects.reject("command", "unhandled", f"no handler took {command.action!r}")
+
+    # -- sending ---------------------------------------------------------------------------------
+
+    def _request_sync(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_sync_request < 1.0:
+            return
+        self._last_sync_request = now
+        request = SyncRequest(
+            device=self.device, gate=self.gate, cursor=self.store.declarations.cursor(self.gate)
+        )
+        if self.link.publish(topics.sync(self.device), encode(request)):
+            self.stats.sync_requests += 1
+
+    def _publish_state(self, status: str) -> None:
+        state = DeviceState(
+            device=self.device,
+            gate=self.gate,
+            status="online" if status == "online" else "offline",
+            at=datetime.now(UTC),
+            software=SOFTWARE,
+            outbox_pending=self.store.pending_count(),
+            acked_seq=self.store.acked_seq(),
+        )
+        self.link.publish(topics.state(self.device), encode(state), retain=True)
+        self._last_state = time.monotonic()
+
+    def _send_window(self) -> None:
+        s = self.settings
+        now = time.monotonic()
+        in_flight = self._next - 1 - self._acked
+        if in_flight > 0 and now - self._last_progress > s.ack_timeout_s:
+            self.stats.ack_timeouts += 1
+            log.info(
+                "no ack progress for %.1fs: resending from seq %d", s.ack_timeout_s, self._acked + 1
+            )
+            self._next = self._acked + 1
+            self._last_progress = now
+            in_flight = 0
+        while self._connected and in_flight < s.window_events:
+            limit = min(s.batch_max_events, s.window_events - in_flight)
+            rows = self.store.read_encoded(self._next - 1, limit, s.batch_max_bytes)
+            if not rows:
+                return
+            payload = encode_event_batch(self.device, [body for _, body in rows])
+            if not self.link.publish(topics.events(self.device), payload):
+                return
+            if in_flight == 0:
+                self._last_progress = now
+            self.stats.batches_sent += 1
+            self.stats.events_sent += len(rows)
+            self._next = rows[-1][0] + 1
+            in_flight = self._next - 1 - self._acked
+
+    def _housekeeping(self) -> None:
+        now = time.monotonic()
+        if self._connected and now - self._last_state > 60:
+            self._publish_state("online")
+        if now - self._last_prune > 3600:
+            self._last_prune = now
+            pruned = self.store.prune()
+            if pruned:
+                log.info("pruned %d acknowledged events past retention", pruned)
+
+    def drained(self) -> bool:
+        return self.store.acked_seq() >= self.store.last_seq()

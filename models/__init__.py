@@ -1,0 +1,1 @@
+"""OpenVINO IR models for plate detection and reading, with their training recipe (later issue)."""

@@ -1,0 +1,26 @@
+"""Plate keys shared by the box's declaration cache and central's lookups.
+
+The Lang Son platform stores Chinese plates without the province character (``A4K9X1`` for
+``桂A4K9X1``); both forms must find the same declaration, so the key drops it. Vietnamese plates
+lose their separators: ``12C-345.67`` -> ``12C34567``.
+"""
+
+from __future__ import annotations
+
+import re
+
+#: The one-character abbreviations of China's provinces, regions and municipalities.
+CN_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+
+_SEPARATORS = re.compile(r"[\s\-.·_/]+")
+_KEY = re.compile(r"^[A-Z0-9]{4,12}$")
+
+
+def plate_key(plate: str) -> str:
+    """Normalise a plate to its lookup key; ValueError if nothing plate-like remains."""
+    text = _SEPARATORS.sub("", plate.strip()).upper()
+    if text and text[0] in CN_PROVINCES:
+        text = text[1:]
+    if not _KEY.match(text):
+        raise ValueError(f"not a licence plate: {plate!r}")
+    return text
