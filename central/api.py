@@ -222,6 +222,7 @@ def build_app(store: CentralStore, link: CentralLink | None) -> Litestar:
     return Litestar(
         route_handlers=ROUTES,
         state=State({"store": store, "link": link}),
+        logging_config=None,
         openapi_config=OpenAPIConfig(title="cuakhau central", version="0.1.0", path="/schema"),
         on_shutdown=[lambda: link.stop() if link else None, store.close],
     )
