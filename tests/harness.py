@@ -187,7 +187,7 @@ class Central(Proc):
     def send(self, method: str, path: str, body: Any) -> tuple[int, Any]:
         request = urllib.request.Request(
             self.url + path,
-            data=json.dumps(body).encode(),
+            data=None if body is None else json.dumps(body).encode(),
             method=method,
             headers={"Content-Type": "application/json"},
         )

@@ -1,0 +1,64 @@
+"""Central's HTTP API as an enterprise or staff client uses it, on a running central."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.harness import Agent, Central, Mosquitto, Proc, agent_config, wait_for
+from tests.test_declaration_sync import declaration
+from tests.test_sync_delivery import fill_outbox
+
+
+def test_declarations_are_validated_created_once_updated_and_listed(central: Central) -> None:
+    code, body = central.send("POST", "/api/declarations/", declaration("123", "12C-345.67"))
+    assert code == 400 and "number" in str(body)
+    code, body = central.send("POST", "/api/declarations/", declaration("2026112300001", "!!"))
+    assert code == 400 and "plate" in str(body)
+    assert central.send("POST", "/api/declarations/",
+                        declaration("2026112300001", "12C-345.67"))[0] == 201
+    code, body = central.send("POST", "/api/declarations/",
+                              declaration("2026112300001", "12C-345.67"))
+    assert code == 409 and "PUT" in body["detail"]
+    code, _ = central.send("PUT", "/api/declarations/2026112300099",
+                           declaration("2026112300099", "12C-345.67"))
+    assert code == 404
+    code, _ = central.send("PUT", "/api/declarations/2026112300001",
+                           declaration("2026112300002", "12C-345.67"))
+    assert code == 400
+    code, body = central.send("PUT", "/api/declarations/2026112300001",
+                              declaration("2026112300001", "12C-345.67", "returned"))
+    assert code == 200 and body["declaration"]["status"] == "returned"
+    listed = central.get("/api/declarations/?plate=12C34567")
+    assert listed["total"] == 1 and listed["items"][0]["status"] == "returned"
+    assert central.get("/api/declarations/2026112300001")["plate"] == "12C-345.67"
+
+
+def test_events_are_listed_filtered_and_paged(
+    tmp_path: Path, mosquitto: Mosquitto, central: Central, processes: list[Proc]
+) -> None:
+    agent = Agent(tmp_path, agent_config(tmp_path, "hn-a1", mosquitto.port))
+    processes.append(agent)
+    agent.start()
+    fill_outbox(tmp_path / "hn-a1.db", 250)
+    wait_for(lambda: central.acked("hn-a1") == 250, 20, "the events")
+    seen: list[int] = []
+    before = None
+    while True:
+        page = central.get("/api/events?device=hn-a1&limit=100"
+                           + (f"&before={before}" if before else ""))
+        seen += [e["seq"] for e in page["items"]]
+        before = page["next"]
+        if before is None:
+            break
+    assert seen == list(range(250, 0, -1))
+    assert central.get("/api/events?kind=presence")["items"] == []
+    assert central.get("/api/events/hn-a1/7")["kg"] == 6
+    device = central.get("/api/devices")[0]
+    assert device["device"] == "hn-a1" and device["acked_seq"] == 250
+    assert device["status"] == "online" and device["gate"] == "CKHN"
+    code, body = central.send("GET", "/api/events?kind=bogus", None)
+    assert code == 400 and "unknown event kind" in body["detail"]
+    assert central.send("GET", "/api/events?limit=5000", None)[0] == 400
+    assert central.send("GET", "/api/events/hn-a1/9999", None)[0] == 404
+    schema = central.get("/schema/openapi.json")
+    assert "/api/declarations" in schema["paths"] and "/api/events" in schema["paths"]

@@ -1,0 +1,84 @@
+"""Declarations made at central reach the gate box's cache, live and after being offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from edge_agent.store import EdgeStore
+from tests.harness import Agent, Central, Mosquitto, Proc, agent_config, wait_for
+
+
+def declaration(number: str, plate: str, status: str = "accepted", **extra: Any) -> dict[str, Any]:
+    return {
+        "number": number,
+        "direction": "import",
+        "gate": "CKHN",
+        "plate": plate,
+        "nationality": "CN" if plate.startswith("桂") else "VN",
+        "status": status,
+        "declared_weight_kg": 24560,
+        "vehicle_class": "VT6",
+        **extra,
+    }
+
+
+def cached(db: Path, plate: str) -> list[str]:
+    store = EdgeStore(db)
+    try:
+        return [d.status for d in store.declarations.for_plate(plate)]
+    finally:
+        store.close()
+
+
+def test_declaration_created_over_http_reaches_the_box_cache(
+    tmp_path: Path, mosquitto: Mosquitto, central: Central, processes: list[Proc]
+) -> None:
+    agent = Agent(tmp_path, agent_config(tmp_path, "hn-d1", mosquitto.port))
+    processes.append(agent)
+    agent.start()
+    wait_for(lambda: central.get("/api/devices"), 20, "the box to introduce itself")
+    status, body = central.send("POST", "/api/declarations/", declaration("2026112300001", "桂A4K9X1"))
+    assert status == 201, body
+    assert body["published"] is True
+    db = tmp_path / "hn-d1.db"
+    # The Lang Son platform stores Chinese plates without the province character: both match.
+    wait_for(lambda: cached(db, "A4K9X1") == ["accepted"], 20, "the declaration in the cache")
+    assert cached(db, "桂A4K9X1") == ["accepted"]
+
+
+def test_changes_made_while_the_box_was_offline_arrive_in_order_on_reconnect(
+    tmp_path: Path, mosquitto: Mosquitto, central: Central, processes: list[Proc]
+) -> None:
+    config = agent_config(tmp_path, "hn-d2", mosquitto.port)
+    agent = Agent(tmp_path, config)
+    processes.append(agent)
+    agent.start()
+    central.send("POST", "/api/declarations/", declaration("2026112300010", "12C-345.67"))
+    db = tmp_path / "hn-d2.db"
+    wait_for(lambda: cached(db, "12C34567") == ["accepted"], 20, "the first declaration")
+    agent.stop()
+
+    # While the box is away: a new declaration, then it is returned, then re-declared OK;
+    # another truck declared; a declaration for another gate (must not reach this box).
+    plate = "29H-888.12"
+    assert central.send("POST", "/api/declarations/", declaration("2026112300011", plate))[0] == 201
+    for status in ("returned", "accepted", "returned"):
+        code, _ = central.send(
+            "PUT", "/api/declarations/2026112300011", declaration("2026112300011", plate, status)
+        )
+        assert code == 200
+    central.send("PUT", "/api/declarations/2026112300010",
+                 declaration("2026112300010", "12C-345.67", "exited"))
+    other_gate = declaration("2026112300012", "20C-456.78") | {"gate": "TT"}
+    assert central.send("POST", "/api/declarations/", other_gate)[0] == 201
+
+    agent.start()
+    # In order: the last word on 2026112300011 was "returned", never an earlier state.
+    wait_for(lambda: cached(db, plate) == ["returned"], 20, "the offline changes")
+    assert cached(db, "12C-345.67") == ["exited"]
+    assert cached(db, "20C-456.78") == [], "a TT declaration reached a CKHN box"
+    store = EdgeStore(db)
+    listed = central.get("/api/declarations/?gate=CKHN")
+    assert store.declarations.count() == listed["total"] == 2
+    store.close()
