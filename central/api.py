@@ -62,7 +62,7 @@ def _plate_or_400(plate: str | None) -> str | None:
 
 class DeclarationController(Controller):
     path = "/api/declarations"
-    tags = ["declarations"]
+    tags = ("declarations",)
 
     @post("/", status_code=HTTP_201_CREATED, sync_to_thread=True)
     def create(self, state: State, data: Declaration) -> DeclarationSaved:
@@ -213,7 +213,15 @@ def health(state: State) -> dict[str, Any]:
     return {"ok": True, "mqtt_connected": bool(link and link.connected)}
 
 
-ROUTES = [DeclarationController, list_events, get_event, list_crossings, list_devices, stats, health]
+ROUTES: list[Any] = [
+    DeclarationController,
+    list_events,
+    get_event,
+    list_crossings,
+    list_devices,
+    stats,
+    health,
+]
 
 
 def build_app(store: CentralStore, link: CentralLink | None) -> Litestar:

@@ -15,7 +15,7 @@ from typing import Any
 log = logging.getLogger("cuakhau.broker")
 
 
-class PortTaken(RuntimeError):
+class PortTakenError(RuntimeError):
     pass
 
 
@@ -32,7 +32,7 @@ def check_port_free(host: str, port: int, what: str) -> None:
         try:
             s.bind((host, port))
         except OSError as exc:
-            raise PortTaken(
+            raise PortTakenError(
                 f"{what}: port {host}:{port} is already taken ({exc.strerror}); "
                 "choose another port or leave it out to pick a free one"
             ) from None
@@ -57,7 +57,9 @@ class EmbeddedBroker:
             raise RuntimeError("embedded MQTT broker did not start in time")
         if self._error is not None:
             raise RuntimeError(f"embedded MQTT broker failed to start: {self._error}")
-        log.info("embedded MQTT broker (amqtt, MQTT 3.1.1) listening on %s:%d", self.host, self.port)
+        log.info(
+            "embedded MQTT broker (amqtt, MQTT 3.1.1) listening on %s:%d", self.host, self.port
+        )
 
     def _run(self) -> None:
         from amqtt.broker import Broker

@@ -16,7 +16,9 @@ from central.store import CentralStore
 log = logging.getLogger("cuakhau.central")
 
 
-def serve(config: CentralConfig, *, embedded_broker: bool = False, broker_port: int | None = None) -> None:
+def serve(
+    config: CentralConfig, *, embedded_broker: bool = False, broker_port: int | None = None
+) -> None:
     check_port_free(config.http_host, config.http_port, "central HTTP API")
     broker = None
     if embedded_broker:
@@ -26,13 +28,20 @@ def serve(config: CentralConfig, *, embedded_broker: bool = False, broker_port: 
             config, mqtt=msgspec.structs.replace(config.mqtt, port=broker.port, protocol=3)
         )
     store = CentralStore(config.db)
-    link = CentralLink(store, config.mqtt, client_id=config.client_id, shared_group=config.shared_group)
+    link = CentralLink(
+        store, config.mqtt, client_id=config.client_id, shared_group=config.shared_group
+    )
     link.start()
     app = build_app(store, link)
     log.info(
         "central serving api=http://%s:%d/ schema=http://%s:%d/schema mqtt=%s:%d db=%s",
-        config.http_host, config.http_port, config.http_host, config.http_port,
-        config.mqtt.host, config.mqtt.port, config.db,
+        config.http_host,
+        config.http_port,
+        config.http_host,
+        config.http_port,
+        config.mqtt.host,
+        config.mqtt.port,
+        config.db,
     )
     try:
         uvicorn.run(

@@ -80,10 +80,6 @@ class IngestResult:
     beyond_gap: bool
 
 
-class SeqConflict(ValueError):
-    """A (device, seq) already stored with another event id: the box reused a seq."""
-
-
 def _now() -> str:
     return datetime.now(UTC).isoformat()
 
@@ -254,8 +250,16 @@ class CentralStore:
                 " updated_at, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(number) DO UPDATE"
                 " SET plate_key = excluded.plate_key, status = excluded.status,"
                 " cursor = excluded.cursor, updated_at = excluded.updated_at, body = excluded.body",
-                (declaration.number, declaration.gate, key, declaration.status, cursor, now, now,
-                 body),
+                (
+                    declaration.number,
+                    declaration.gate,
+                    key,
+                    declaration.status,
+                    cursor,
+                    now,
+                    now,
+                    body,
+                ),
             )
         change = DeclarationChange(cursor=cursor, op="upsert", declaration=declaration)
         message = DeclarationChanges(
@@ -289,7 +293,9 @@ class CentralStore:
             for c, op, body in rows
         ]
         if not changes:
-            return [DeclarationChanges(gate=gate, since=start, until=start, changes=[], reset=reset)]
+            return [
+                DeclarationChanges(gate=gate, since=start, until=start, changes=[], reset=reset)
+            ]
         messages = []
         since = start
         for i in range(0, len(changes), chunk):
@@ -324,7 +330,8 @@ class CentralStore:
         limit: int = 100,
         offset: int = 0,
     ) -> tuple[list[Declaration], int]:
-        where, params = [], []
+        where: list[str] = []
+        params: list[str | int] = []
         if gate:
             where.append("gate = ?")
             params.append(gate)
@@ -337,7 +344,9 @@ class CentralStore:
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         with self.file.lock:
             conn = self.file.conn
-            total = conn.execute(f"SELECT count(*) FROM declarations {clause}", params).fetchone()[0]
+            total = conn.execute(f"SELECT count(*) FROM declarations {clause}", params).fetchone()[
+                0
+            ]
             rows = conn.execute(
                 f"SELECT body FROM declarations {clause} ORDER BY cursor DESC LIMIT ? OFFSET ?",
                 (*params, limit, offset),
@@ -359,7 +368,8 @@ class CentralStore:
         limit: int = 100,
     ) -> tuple[list[dict[str, Any]], int | None]:
         """Newest first. Keyset pagination: pass the returned ``next`` as ``before``."""
-        where, params = [], []
+        where: list[str] = []
+        params: list[str | int] = []
         for column, value in (("device", device), ("kind", kind), ("checkpoint", checkpoint)):
             if value:
                 where.append(f"{column} = ?")
@@ -384,7 +394,7 @@ class CentralStore:
                 (*params, limit + 1),
             ).fetchall()
         items = []
-        for rowid, dev, received_at, body in rows[:limit]:
+        for _rowid, dev, received_at, body in rows[:limit]:
             item = json.loads(body)
             item["device"] = dev
             item["received_at"] = received_at

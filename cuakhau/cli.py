@@ -10,7 +10,7 @@ from collections.abc import Sequence
 def _central_serve(args: argparse.Namespace) -> int:
     import msgspec
 
-    from central.broker import PortTaken
+    from central.broker import PortTakenError
     from central.config import CentralConfig, load_central_config
     from central.serve import serve
 
@@ -32,7 +32,7 @@ def _central_serve(args: argparse.Namespace) -> int:
     config = msgspec.structs.replace(config, mqtt=mqtt)
     try:
         serve(config, embedded_broker=args.embedded_broker, broker_port=args.broker_port)
-    except PortTaken as exc:
+    except PortTakenError as exc:
         print(f"cuakhau: {exc}", file=sys.stderr)
         return 2
     return 0
@@ -120,8 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="central + embedded broker + one agent, synthetic traffic")
     demo.add_argument("--duration", type=float, default=0, help="stop after N seconds (0: Ctrl-C)")
-    demo.add_argument("--port", type=int, default=None, help="HTTP port (default 8080 or a free one)")
-    demo.add_argument("--workdir", default=None, help="where the demo keeps its files (default: temp)")
+    demo.add_argument(
+        "--port", type=int, default=None, help="HTTP port (default 8080 or a free one)"
+    )
+    demo.add_argument(
+        "--workdir", default=None, help="where the demo keeps its files (default: temp)"
+    )
     demo.set_defaults(func=_demo)
     return parser
 

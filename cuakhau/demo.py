@@ -68,8 +68,10 @@ def run_demo(duration: float = 0, http_port: int | None = None, workdir: str | N
     if http_port is None:
         http_port = 8080 if _port_free(8080) else free_port()
     elif not _port_free(http_port):
-        print(f"cuakhau demo: HTTP port {http_port} is taken; pick another with --port",
-              file=sys.stderr)
+        print(
+            f"cuakhau demo: HTTP port {http_port} is taken; pick another with --port",
+            file=sys.stderr,
+        )
         return 2
     broker_port = free_port()
     api = f"http://127.0.0.1:{http_port}"
@@ -95,9 +97,20 @@ def run_demo(duration: float = 0, http_port: int | None = None, workdir: str | N
     python = sys.executable
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     central = subprocess.Popen(
-        [python, "-m", "cuakhau", "central", "serve", "--embedded-broker",
-         "--broker-port", str(broker_port), "--port", str(http_port),
-         "--db", str(work / "central.db")],
+        [
+            python,
+            "-m",
+            "cuakhau",
+            "central",
+            "serve",
+            "--embedded-broker",
+            "--broker-port",
+            str(broker_port),
+            "--port",
+            str(http_port),
+            "--db",
+            str(work / "central.db"),
+        ],
         env=env,
     )
     processes = [central]
@@ -107,11 +120,20 @@ def run_demo(duration: float = 0, http_port: int | None = None, workdir: str | N
         for i, (plate, nationality, status) in enumerate(DEMO_DECLARATIONS, start=1):
             number = f"{today}{i:05d}"
             try:
-                _http("POST", f"{api}/api/declarations/", {
-                    "number": number, "direction": "import", "gate": "CKHN", "plate": plate,
-                    "nationality": nationality, "status": status, "declared_weight_kg": 24000,
-                    "vehicle_class": "VT6",
-                })
+                _http(
+                    "POST",
+                    f"{api}/api/declarations/",
+                    {
+                        "number": number,
+                        "direction": "import",
+                        "gate": "CKHN",
+                        "plate": plate,
+                        "nationality": nationality,
+                        "status": status,
+                        "declared_weight_kg": 24000,
+                        "vehicle_class": "VT6",
+                    },
+                )
             except urllib.error.HTTPError as exc:
                 if exc.code != 409:  # already declared on a re-run with --workdir
                     raise

@@ -28,7 +28,11 @@ def run_agent(config: AgentConfig, stop: threading.Event | None = None) -> None:
     sync = OutboxSync(config, store)
     log.info(
         "agent starting device=%s gate=%s store=%s broker=%s:%d pending=%d",
-        config.device, config.gate, store.path, config.mqtt.host, config.mqtt.port,
+        config.device,
+        config.gate,
+        store.path,
+        config.mqtt.host,
+        config.mqtt.port,
         store.pending_count(),
     )
     sync.start()
@@ -37,8 +41,14 @@ def run_agent(config: AgentConfig, stop: threading.Event | None = None) -> None:
         synthetic = config.synthetic
         producer = threading.Thread(
             target=run_synthetic,
-            args=(store, config.gate, synthetic.checkpoint, synthetic.rate_per_s,
-                  synthetic.count, stop),
+            args=(
+                store,
+                config.gate,
+                synthetic.checkpoint,
+                synthetic.rate_per_s,
+                synthetic.count,
+                stop,
+            ),
             name="synthetic",
             daemon=True,
         )
@@ -51,7 +61,10 @@ def run_agent(config: AgentConfig, stop: threading.Event | None = None) -> None:
                 last_report = now
                 log.info(
                     "agent status connected=%s last_seq=%d acked=%d pending=%d declarations=%d",
-                    sync.connected, store.last_seq(), sync.acked_seq, store.pending_count(),
+                    sync.connected,
+                    store.last_seq(),
+                    sync.acked_seq,
+                    store.pending_count(),
                     store.declarations.count(),
                 )
     finally:

@@ -11,12 +11,19 @@ import random
 import threading
 import time
 from datetime import UTC, datetime
+from typing import Literal
 
 from edge_agent.store import EdgeStore
 from protocol.messages import LaneDecision, PlateRead, WeightMeasured
 
 DEMO_PLATES = (
-    "12C-345.67", "14C-123.45", "29H-888.12", "20C-456.78", "桂A4K9X1", "桂B12345", "98C-111.22",
+    "12C-345.67",
+    "14C-123.45",
+    "29H-888.12",
+    "20C-456.78",
+    "桂A4K9X1",
+    "桂B12345",
+    "98C-111.22",
 )
 
 
@@ -26,19 +33,30 @@ def one_truck(store: EdgeStore, gate: str, checkpoint: str, rng: random.Random) 
     now = datetime.now(UTC)
     declarations = store.declarations.for_plate(plate)
     accepted = [d for d in declarations if d.status == "accepted"]
+    decision: Literal["open", "hold"]
     if accepted:
         decision, reasons, number = "open", [], accepted[0].number
     elif declarations:
         decision, reasons, number = "hold", [f"declaration_{declarations[0].status}"], None
     else:
         decision, reasons, number = "hold", ["unknown_plate"], None
-    country = "CN" if plate.startswith("桂") else "VN"
+    country: Literal["VN", "CN"] = "CN" if plate.startswith("桂") else "VN"
     with store.transaction() as tx:
-        tx.emit(PlateRead(at=now, checkpoint=checkpoint, plate=plate, country=country,
-                          confidence=0.97))
+        tx.emit(
+            PlateRead(at=now, checkpoint=checkpoint, plate=plate, country=country, confidence=0.97)
+        )
         tx.emit(WeightMeasured(at=now, checkpoint=checkpoint, kg=kg, stable=True, plate=plate))
-        tx.emit(LaneDecision(at=now, checkpoint=checkpoint, plate=plate, decision=decision,
-                             reasons=reasons, declaration=number, weight_kg=kg))
+        tx.emit(
+            LaneDecision(
+                at=now,
+                checkpoint=checkpoint,
+                plate=plate,
+                decision=decision,
+                reasons=reasons,
+                declaration=number,
+                weight_kg=kg,
+            )
+        )
 
 
 def run_synthetic(

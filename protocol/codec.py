@@ -57,7 +57,7 @@ def decode(data: bytes | bytearray | memoryview, message_type: type[T]) -> T:
 
 # -- events stored individually in the outbox and spliced into batches without re-encoding ---
 
-_event_decoder: msgspec.msgpack.Decoder[Event] = msgspec.msgpack.Decoder(Event)  # type: ignore[arg-type]
+_event_decoder: msgspec.msgpack.Decoder[Event] = msgspec.msgpack.Decoder(Event)
 
 
 class _RawEventBatch(msgspec.Struct, kw_only=True, frozen=True):

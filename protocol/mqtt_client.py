@@ -68,7 +68,9 @@ class MqttLink:
                 protocol=mqtt.MQTTv311,
                 clean_session=False,
             )
-        client.reconnect_delay_set(min_delay=max(1, round(reconnect_min_s)), max_delay=max(1, round(reconnect_max_s)))
+        client.reconnect_delay_set(
+            min_delay=max(1, round(reconnect_min_s)), max_delay=max(1, round(reconnect_max_s))
+        )
         client.max_inflight_messages_set(100)
         client.max_queued_messages_set(0)
         if settings.username:
@@ -90,7 +92,7 @@ class MqttLink:
     def start(self) -> None:
         properties = None
         if self._v5:
-            properties = Properties(PacketTypes.CONNECT)
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             properties.SessionExpiryInterval = self.settings.session_expiry_s
             self.client.connect_async(
                 self.settings.host,
@@ -138,13 +140,19 @@ class MqttLink:
             if self.connack_failures[name] == 1 or self.connack_failures[name] % 100 == 0:
                 self.log.error(
                     "mqtt connect refused broker=%s:%d client=%s reason=%s count=%d",
-                    self.settings.host, self.settings.port, self.client_id, name,
+                    self.settings.host,
+                    self.settings.port,
+                    self.client_id,
+                    name,
                     self.connack_failures[name],
                 )
             return
         self.log.info(
             "mqtt connected broker=%s:%d client=%s session_present=%s",
-            self.settings.host, self.settings.port, self.client_id, flags.session_present,
+            self.settings.host,
+            self.settings.port,
+            self.client_id,
+            flags.session_present,
         )
         self.connected.set()
         self._on_connected(bool(flags.session_present))
@@ -182,10 +190,13 @@ class MqttLink:
         if value >= 0x80 and self.puback_codes[value] in (1, 100, 10000):
             self.log.error(
                 "broker refused publish client=%s reason=%s count=%d",
-                self.client_id, reason_code, self.puback_codes[value],
+                self.client_id,
+                reason_code,
+                self.puback_codes[value],
             )
         elif value == NO_MATCHING_SUBSCRIBERS and self.puback_codes[value] in (1, 100, 10000):
             self.log.warning(
                 "published with no subscriber at the broker (central away?) client=%s count=%d",
-                self.client_id, self.puback_codes[value],
+                self.client_id,
+                self.puback_codes[value],
             )

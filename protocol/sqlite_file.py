@@ -1,4 +1,4 @@
-"""Opening a SQLite file the way every cuakhau store (box and central) wants it: WAL, explicit transactions."""
+"""Opening SQLite the way every cuakhau store (box and central) wants it: WAL, explicit BEGIN."""
 
 from __future__ import annotations
 

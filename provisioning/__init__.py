@@ -1,1 +1,1 @@
-"""Technician CLI: enrol a gate box with central, write its config and secrets, probe hardware (later issue)."""
+"""Technician CLI: enrol a gate box with central, write its config and secrets (later)."""

@@ -1,1 +1,1 @@
-"""Simulated devices for testers: cameras, scales and barriers on real ptys and streams (later issues)."""
+"""Simulated cameras, scales and barriers on real ptys and streams (later issues)."""

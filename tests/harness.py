@@ -158,8 +158,16 @@ class Central(Proc):
         self.db = workdir / "central.db"
         super().__init__(
             [
-                "central", "serve", "--db", str(self.db), "--port", str(self.http_port),
-                "--mqtt-port", str(mqtt_port), "--mqtt-protocol", str(protocol),
+                "central",
+                "serve",
+                "--db",
+                str(self.db),
+                "--port",
+                str(self.http_port),
+                "--mqtt-port",
+                str(mqtt_port),
+                "--mqtt-protocol",
+                str(protocol),
             ],
             workdir / "central.log",
         )
@@ -217,7 +225,9 @@ class Central(Proc):
     def acked(self, device: str) -> int:
         conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=30)
         try:
-            row = conn.execute("SELECT acked_seq FROM devices WHERE device = ?", (device,)).fetchone()
+            row = conn.execute(
+                "SELECT acked_seq FROM devices WHERE device = ?", (device,)
+            ).fetchone()
         except sqlite3.OperationalError:
             row = None
         finally:

@@ -14,19 +14,27 @@ def test_declarations_are_validated_created_once_updated_and_listed(central: Cen
     assert code == 400 and "number" in str(body)
     code, body = central.send("POST", "/api/declarations/", declaration("2026112300001", "!!"))
     assert code == 400 and "plate" in str(body)
-    assert central.send("POST", "/api/declarations/",
-                        declaration("2026112300001", "12C-345.67"))[0] == 201
-    code, body = central.send("POST", "/api/declarations/",
-                              declaration("2026112300001", "12C-345.67"))
+    assert (
+        central.send("POST", "/api/declarations/", declaration("2026112300001", "12C-345.67"))[0]
+        == 201
+    )
+    code, body = central.send(
+        "POST", "/api/declarations/", declaration("2026112300001", "12C-345.67")
+    )
     assert code == 409 and "PUT" in body["detail"]
-    code, _ = central.send("PUT", "/api/declarations/2026112300099",
-                           declaration("2026112300099", "12C-345.67"))
+    code, _ = central.send(
+        "PUT", "/api/declarations/2026112300099", declaration("2026112300099", "12C-345.67")
+    )
     assert code == 404
-    code, _ = central.send("PUT", "/api/declarations/2026112300001",
-                           declaration("2026112300002", "12C-345.67"))
+    code, _ = central.send(
+        "PUT", "/api/declarations/2026112300001", declaration("2026112300002", "12C-345.67")
+    )
     assert code == 400
-    code, body = central.send("PUT", "/api/declarations/2026112300001",
-                              declaration("2026112300001", "12C-345.67", "returned"))
+    code, body = central.send(
+        "PUT",
+        "/api/declarations/2026112300001",
+        declaration("2026112300001", "12C-345.67", "returned"),
+    )
     assert code == 200 and body["declaration"]["status"] == "returned"
     listed = central.get("/api/declarations/?plate=12C34567")
     assert listed["total"] == 1 and listed["items"][0]["status"] == "returned"
@@ -44,8 +52,9 @@ def test_events_are_listed_filtered_and_paged(
     seen: list[int] = []
     before = None
     while True:
-        page = central.get("/api/events?device=hn-a1&limit=100"
-                           + (f"&before={before}" if before else ""))
+        page = central.get(
+            "/api/events?device=hn-a1&limit=100" + (f"&before={before}" if before else "")
+        )
         seen += [e["seq"] for e in page["items"]]
         before = page["next"]
         if before is None:

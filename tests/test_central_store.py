@@ -49,8 +49,9 @@ def test_a_reused_seq_with_another_id_is_a_conflict_not_an_overwrite(store: Cent
 
 def test_declaration_changes_carry_a_per_gate_since(store: CentralStore) -> None:
     def decl(n: str, gate: str) -> Declaration:
-        return Declaration(number=n, direction="export", gate=gate, plate="12C-345.67",
-                           nationality="VN")
+        return Declaration(
+            number=n, direction="export", gate=gate, plate="12C-345.67", nationality="VN"
+        )
 
     c1, m1 = store.put_declaration(decl("2026112300001", "CKHN"))
     c2, _ = store.put_declaration(decl("2026112300002", "TT"))

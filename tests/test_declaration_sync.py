@@ -38,7 +38,9 @@ def test_declaration_created_over_http_reaches_the_box_cache(
     processes.append(agent)
     agent.start()
     wait_for(lambda: central.get("/api/devices"), 20, "the box to introduce itself")
-    status, body = central.send("POST", "/api/declarations/", declaration("2026112300001", "桂A4K9X1"))
+    status, body = central.send(
+        "POST", "/api/declarations/", declaration("2026112300001", "桂A4K9X1")
+    )
     assert status == 201, body
     assert body["published"] is True
     db = tmp_path / "hn-d1.db"
@@ -68,8 +70,11 @@ def test_changes_made_while_the_box_was_offline_arrive_in_order_on_reconnect(
             "PUT", "/api/declarations/2026112300011", declaration("2026112300011", plate, status)
         )
         assert code == 200
-    central.send("PUT", "/api/declarations/2026112300010",
-                 declaration("2026112300010", "12C-345.67", "exited"))
+    central.send(
+        "PUT",
+        "/api/declarations/2026112300010",
+        declaration("2026112300010", "12C-345.67", "exited"),
+    )
     other_gate = declaration("2026112300012", "20C-456.78") | {"gate": "TT"}
     assert central.send("POST", "/api/declarations/", other_gate)[0] == 201
 

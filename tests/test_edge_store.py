@@ -89,11 +89,19 @@ def test_reading_the_outbox_respects_order_count_and_size(store: EdgeStore) -> N
 
 
 def _decl(number: str, plate: str, status: str = "accepted") -> Declaration:
-    return Declaration(number=number, direction="import", gate="CKHN", plate=plate,
-                       nationality="CN" if plate.startswith("桂") else "VN", status=status)
+    return Declaration(
+        number=number,
+        direction="import",
+        gate="CKHN",
+        plate=plate,
+        nationality="CN" if plate.startswith("桂") else "VN",
+        status=status,
+    )
 
 
-def _changes(since: int, *items: tuple[int, Declaration], reset: bool = False) -> DeclarationChanges:
+def _changes(
+    since: int, *items: tuple[int, Declaration], reset: bool = False
+) -> DeclarationChanges:
     changes = [DeclarationChange(cursor=c, op="upsert", declaration=d) for c, d in items]
     until = max([since, *(c for c, _ in items)])
     return DeclarationChanges(gate="CKHN", since=since, until=until, changes=changes, reset=reset)
@@ -101,8 +109,11 @@ def _changes(since: int, *items: tuple[int, Declaration], reset: bool = False) -
 
 def test_declaration_changes_apply_in_order_and_idempotently(store: EdgeStore) -> None:
     cache = store.declarations
-    message = _changes(0, (3, _decl("2026112300001", "桂A4K9X1", "declared")),
-                       (7, _decl("2026112300001", "A4K9X1", "accepted")))
+    message = _changes(
+        0,
+        (3, _decl("2026112300001", "桂A4K9X1", "declared")),
+        (7, _decl("2026112300001", "A4K9X1", "accepted")),
+    )
     result = cache.apply(message)
     assert (result.applied, result.gap, result.cursor) == (2, False, 7)
     assert [d.status for d in cache.for_plate("桂A4K9X1")] == ["accepted"]

@@ -35,8 +35,9 @@ def garbage_payloads(device: str) -> list[bytes]:
 
 
 def spray(port: int, topic_names: list[str], payloads: list[bytes]) -> None:
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="garbage-sprayer",
-                         protocol=mqtt.MQTTv5)
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id="garbage-sprayer", protocol=mqtt.MQTTv5
+    )
     client.connect("127.0.0.1", port)
     client.loop_start()
     try:
@@ -58,10 +59,18 @@ def test_garbage_on_every_topic_is_rejected_counted_and_ingest_goes_on(
     wait_for(lambda: central.acked("hn-g1") == 100, 20, "the first events")
 
     payloads = garbage_payloads("hn-g1")
-    up = [topics.events("hn-g1"), topics.state("hn-g1"), topics.sync("hn-g1"),
-          "bg/v1/dev/not a device/events"]
-    down = [topics.ack("hn-g1"), topics.command("hn-g1"),
-            topics.device_declarations("hn-g1"), topics.gate_declarations("CKHN")]
+    up = [
+        topics.events("hn-g1"),
+        topics.state("hn-g1"),
+        topics.sync("hn-g1"),
+        "bg/v1/dev/not a device/events",
+    ]
+    down = [
+        topics.ack("hn-g1"),
+        topics.command("hn-g1"),
+        topics.device_declarations("hn-g1"),
+        topics.gate_declarations("CKHN"),
+    ]
     # A batch claiming another box's name on this box's topic: refused (topic ownership).
     impostor = msgspec.msgpack.encode({"v": 1, "device": "hn-other", "events": []})
     spray(mosquitto.port, [*up, *down], [*payloads, impostor])

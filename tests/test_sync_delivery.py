@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from edge_agent.store import EdgeStore
-from protocol.messages import Presence, WeightMeasured
+from protocol.messages import WeightMeasured
 from tests.harness import Agent, Central, Mosquitto, Proc, agent_config, wait_for
 
 
@@ -19,7 +19,9 @@ def fill_outbox(db: Path, n: int, start_kg: float = 0) -> list[tuple[int, str]]:
         for first in range(0, n, 1000):
             now = datetime.now(UTC)
             events = [
-                WeightMeasured(at=now, checkpoint="barrier-in", kg=start_kg + first + i, stable=True)
+                WeightMeasured(
+                    at=now, checkpoint="barrier-in", kg=start_kg + first + i, stable=True
+                )
                 for i in range(min(1000, n - first))
             ]
             emitted += [(e.seq, e.id) for e in store.emit_many(events)]

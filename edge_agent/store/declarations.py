@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from protocol.sqlite_file import SqliteFile
 from protocol.codec import decode, encode
 from protocol.messages import Declaration, DeclarationChanges
 from protocol.plates import plate_key
+from protocol.sqlite_file import SqliteFile
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS declarations (
@@ -77,8 +77,8 @@ class DeclarationCache:
                     conn.execute(
                         "INSERT INTO declarations(number, gate, plate_key, status, cursor, body)"
                         " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(number) DO UPDATE SET"
-                        " gate = excluded.gate, plate_key = excluded.plate_key, status = excluded.status,"
-                        " cursor = excluded.cursor, body = excluded.body",
+                        " gate = excluded.gate, plate_key = excluded.plate_key,"
+                        " status = excluded.status, cursor = excluded.cursor, body = excluded.body",
                         (
                             decl.number,
                             message.gate,

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import msgspec
 
-from protocol.sqlite_file import SqliteFile, Synchronous
 from protocol.codec import decode_event, encode_event
 from protocol.messages import Event
+from protocol.sqlite_file import SqliteFile, Synchronous
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -185,9 +185,7 @@ class EdgeStore:
             last = int(conn.execute("SELECT value FROM meta WHERE key='last_seq'").fetchone()[0])
             if upto > last:
                 raise ValueError(f"ack for seq {upto} beyond the last emitted seq {last}")
-            conn.execute(
-                "UPDATE meta SET value = max(value, ?) WHERE key = 'acked_seq'", (upto,)
-            )
+            conn.execute("UPDATE meta SET value = max(value, ?) WHERE key = 'acked_seq'", (upto,))
             return int(conn.execute("SELECT value FROM meta WHERE key='acked_seq'").fetchone()[0])
 
     def prune(self, now: datetime | None = None) -> int:

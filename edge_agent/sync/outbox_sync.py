@@ -168,7 +168,10 @@ class OutboxSync:
     def _on_message(self, topic: str, payload: bytes) -> None:
         if topic == topics.ack(self.device):
             self._on_ack(payload)
-        elif topic in (topics.device_declarations(self.device), topics.gate_declarations(self.gate)):
+        elif topic in (
+            topics.device_declarations(self.device),
+            topics.gate_declarations(self.gate),
+        ):
             self._on_declarations(payload)
         elif topic == topics.command(self.device):
             self._on_command(payload)
@@ -218,7 +221,9 @@ class OutboxSync:
         if result.gap:
             log.info(
                 "declarations gap gate=%s ours=%d since=%d: asking again",
-                self.gate, result.cursor, message.since,
+                self.gate,
+                result.cursor,
+                message.since,
             )
             self._request_sync()
 
@@ -234,7 +239,10 @@ class OutboxSync:
         self.stats.commands += 1
         log.info(
             "command id=%s action=%s by=%s checkpoint=%s",
-            command.id, command.action, command.by, command.checkpoint,
+            command.id,
+            command.action,
+            command.by,
+            command.checkpoint,
         )
         if command.action == "resync":
             self.store.declarations.reset(self.gate)

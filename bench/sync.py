@@ -1,0 +1,141 @@
+"""Sync benchmark: drain of an offline backlog, then steady-state latency, over real Mosquitto.
+
+Starts Mosquitto on a free port, central as its own process, and a gate box whose outbox holds
+N events made while offline; then measures how fast the backlog drains to central's database,
+and, in a second phase at a fixed rate, the latency from an event's creation on the box to its
+commit at central. Prints one JSON line.
+
+    python bench/sync.py [--events N] [--rate TRUCKS_PER_S] [--seconds S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from edge_agent.store import EdgeStore  # noqa: E402
+from tests.harness import Agent, Central, Mosquitto, agent_config, wait_for  # noqa: E402
+from tests.test_sync_delivery import fill_outbox  # noqa: E402
+
+
+def _times(db: Path, device: str, after_seq: int) -> list[tuple[int, str, str]]:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    try:
+        return list(
+            conn.execute(
+                "SELECT seq, at, received_at FROM events WHERE device = ? AND seq > ? ORDER BY seq",
+                (device, after_seq),
+            )
+        )
+    finally:
+        conn.close()
+
+
+def _percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument(
+        "--rate", type=float, default=50.0, help="steady phase: trucks per second (3 events each)"
+    )
+    parser.add_argument("--seconds", type=float, default=10.0, help="steady phase duration")
+    args = parser.parse_args()
+    device = "bench-b1"
+    with tempfile.TemporaryDirectory(prefix="cuakhau-bench-") as tmp:
+        work = Path(tmp)
+        broker_dir = work / "mosquitto"
+        broker_dir.mkdir()
+        broker = Mosquitto(broker_dir)
+        broker.start()
+        central = Central(work, broker.port)
+        agent = None
+        try:
+            central.start()
+            print(f"filling the outbox with {args.events} events...", file=sys.stderr)
+            emitted = fill_outbox(work / f"{device}.db", args.events)
+            n = len(emitted)
+            trucks = int(args.rate * args.seconds)
+            synthetic = (
+                f"[synthetic]\nrate_per_s = {args.rate}\ncount = {trucks}\n" if trucks else ""
+            )
+            config = agent_config(work, device, broker.port, synthetic="")
+            agent = Agent(work, config)
+            agent.start()
+            t0 = time.monotonic()
+            last = -1
+            while central.acked(device) < n:
+                time.sleep(0.2)
+                done = central.acked(device)
+                if done != last:
+                    print(f"  drained {done}/{n}", file=sys.stderr)
+                    last = done
+                if time.monotonic() - t0 > 600:
+                    break
+            drain_wall_s = time.monotonic() - t0
+            rows = _times(central.db, device, 0)
+            received = [datetime.fromisoformat(r[2]) for r in rows]
+            drain_s = (max(received) - min(received)).total_seconds() if received else 0.0
+            stored = central.stored_events(device)
+            seqs = [s for s, _ in stored]
+            ids = dict(emitted)
+            lost = n - len({s for s in seqs if s in ids})
+            devices = central.get("/api/devices")
+            duplicates_ignored = sum(d["duplicates_ignored"] for d in devices)
+            duplicates = len(seqs) - len(set(seqs))
+            mismatched = sum(1 for s, i in stored if ids.get(s) != i)
+
+            agent.stop()
+            latencies: list[float] = []
+            if trucks:
+                config = agent_config(work, device, broker.port, synthetic=synthetic)
+                agent = Agent(work, config)
+                agent.start()
+                box = EdgeStore(work / f"{device}.db")
+                target = n + 3 * trucks
+                wait_for(
+                    lambda: central.acked(device) >= target,
+                    args.seconds * 3 + 60,
+                    "the steady-state events",
+                )
+                box.close()
+                for _, at, got in _times(central.db, device, n):
+                    delta = datetime.fromisoformat(got) - datetime.fromisoformat(at)
+                    latencies.append(delta.total_seconds() * 1000)
+            result = {
+                "events": n,
+                "delivered": len(set(seqs)),
+                "duplicates": duplicates + mismatched,
+                "duplicates_ignored_by_central": duplicates_ignored,
+                "lost": lost,
+                "drain_s": round(drain_s, 3),
+                "events_per_s": round(n / drain_s) if drain_s else None,
+                # from starting the box's process (connect, session, first batch) to the last ack
+                "drain_wall_s": round(drain_wall_s, 3),
+                "steady_events": len(latencies),
+                "p50_latency_ms": round(_percentile(latencies, 50), 1) if latencies else None,
+                "p95_latency_ms": round(_percentile(latencies, 95), 1) if latencies else None,
+            }
+            print(json.dumps(result))
+        finally:
+            if agent is not None:
+                agent.stop()
+            central.stop()
+            broker.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
