@@ -51,8 +51,10 @@ class Mosquitto:
         self.log = workdir / "mosquitto.log"
         self.config.write_text(
             f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
-            "persistence false\n"
+            + ("" if "allow_anonymous" in extra_config else "allow_anonymous true\n")
+            # As root mosquitto drops to user "mosquitto", who cannot read pytest's temp dirs.
+            + ("user root\n" if os.geteuid() == 0 else "")
+            + "persistence false\n"
             f"log_dest file {self.log}\n"
             "log_type error\nlog_type warning\n"
             f"{extra_config}\n",
@@ -61,16 +63,20 @@ class Mosquitto:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            [self.binary, "-c", str(self.config)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        with (self.workdir / "mosquitto.out").open("ab") as out:
+            self.process = subprocess.Popen(
+                [self.binary, "-c", str(self.config)], stdout=out, stderr=subprocess.STDOUT
+            )
         wait_for(self._accepts, 10, f"mosquitto on port {self.port}")
 
     def _accepts(self) -> bool:
         if self.process is not None and self.process.poll() is not None:
-            raise RuntimeError(f"mosquitto exited: {self.log.read_text(errors='replace')[-2000:]}")
+            out = "".join(
+                p.read_text(errors="replace")[-2000:]
+                for p in (self.log, self.workdir / "mosquitto.out")
+                if p.exists()
+            )
+            raise RuntimeError(f"mosquitto exited: {out}")
         with socket.socket() as s:
             return s.connect_ex(("127.0.0.1", self.port)) == 0
 

@@ -1,0 +1,74 @@
+"""The agent as an operator runs it: config errors, status, and its presence at central."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.harness import ROOT, Agent, Central, Mosquitto, Proc, agent_config, wait_for
+from tests.test_sync_delivery import fill_outbox
+
+
+def cuakhau(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cuakhau", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('device = "hn b1"\ngate = "CKHN"\n', "device"),
+        ('device = "hn-b1"\n', "gate"),
+        ('device = "hn-b1"\ngate = "CKHN"\ncolour = "red"\n', "colour"),
+        ('device = "hn-b1"\ngate = "CKHN"\n[mqtt]\nport = 70000\n', "port"),
+        ('device = "hn-b1"\ngate = "CKHN"\n[sync]\nbatch_max_events = 0\n', "batch_max_events"),
+        ("device = \n", "not valid TOML"),
+    ],
+)
+def test_a_bad_config_is_refused_with_the_file_and_the_problem(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    path = tmp_path / "box.toml"
+    path.write_text(text, encoding="utf-8")
+    result = cuakhau("agent", "run", "--config", str(path))
+    assert result.returncode == 2
+    assert str(path) in result.stderr and expected in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_missing_config_file_is_named(tmp_path: Path) -> None:
+    result = cuakhau("agent", "run", "--config", str(tmp_path / "nope.toml"))
+    assert result.returncode == 2 and "no such config file" in result.stderr
+
+
+def test_status_shows_what_waits_in_the_outbox(tmp_path: Path) -> None:
+    config = agent_config(tmp_path, "hn-s1", 1)
+    fill_outbox(tmp_path / "hn-s1.db", 42)
+    result = cuakhau("agent", "status", "--config", str(config))
+    status = json.loads(result.stdout)
+    assert status["pending"] == 42 and status["last_seq"] == 42 and status["acked_seq"] == 0
+
+
+def test_central_sees_a_box_go_offline_by_its_last_will(
+    tmp_path: Path, mosquitto: Mosquitto, central: Central, processes: list[Proc]
+) -> None:
+    agent = Agent(tmp_path, agent_config(tmp_path, "hn-w1", mosquitto.port))
+    processes.append(agent)
+    agent.start()
+
+    def status() -> str | None:
+        devices = central.get("/api/devices")
+        return devices[0]["status"] if devices else None
+
+    wait_for(lambda: status() == "online", 20, "the box online")
+    agent.kill()  # no goodbye: the broker publishes the will after 1.5 x keepalive (5 s)
+    wait_for(lambda: status() == "offline", 20, "the box offline")
