@@ -1,0 +1,1 @@
+"""Device drivers: hardware in, typed readings out (scales, barriers)."""

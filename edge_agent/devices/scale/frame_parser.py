@@ -1,0 +1,46 @@
+"""What every indicator parser shares: a bounded buffer, resynchronisation, reject counts."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from edge_agent.devices.readings import WeightReading
+
+#: More buffered bytes than this without a frame means garbage: the oldest bytes go.
+MAX_BUFFER = 512
+
+
+class FrameParser:
+    """Feed it bytes as they come from the port; get readings. Never raises on bad bytes."""
+
+    protocol = ""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.rejected: Counter[str] = Counter()
+        self.frames = 0
+
+    def feed(self, data: bytes) -> list[WeightReading]:
+        self.buffer += data
+        if len(self.buffer) > MAX_BUFFER:
+            drop = len(self.buffer) - MAX_BUFFER
+            del self.buffer[:drop]
+            self.rejected["overflow"] += 1
+        readings: list[WeightReading] = []
+        while True:
+            reading = self._next()
+            if reading is None:
+                return readings
+            self.frames += 1
+            readings.append(reading)
+
+    def _next(self) -> WeightReading | None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def rejected_total(self) -> int:
+        return sum(self.rejected.values())
+
+    def request(self) -> bytes | None:
+        """Bytes to send to poll the indicator (request/response protocols), else None."""
+        return None
