@@ -1,0 +1,1 @@
+"""Barrier drivers: Modbus RTU relay boards, and dry-contact GPIO, behind one interface."""

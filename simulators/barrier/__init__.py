@@ -1,0 +1,1 @@
+"""Simulated Modbus RTU barrier."""
