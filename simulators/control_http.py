@@ -31,13 +31,13 @@ class ControlServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 if self.path == "/state":
                     self._reply(200, outer.state())
                 else:
                     self._reply(404, {"error": f"no {self.path}; GET /state"})
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 action = outer.actions.get(self.path.strip("/"))
                 if action is None:
                     self._reply(404, {"error": f"unknown action; one of {sorted(outer.actions)}"})

@@ -12,6 +12,7 @@ import serial
 from edge_agent.devices.barrier import modbus_frames as mf
 from edge_agent.devices.barrier.driver import BarrierCommError, BarrierDriver
 from edge_agent.devices.readings import BarrierInputs
+from edge_agent.devices.serial_port import SerialSettings, open_port
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class ModbusRelayBarrier(BarrierDriver):
         self.settings = settings
         self.errors = 0
         self._io = threading.Lock()
-        self._port: serial.SerialBase | None = None
+        self._port: serial.Serial | None = None
 
     def close_port(self) -> None:
         with self._io:
@@ -52,8 +53,8 @@ class ModbusRelayBarrier(BarrierDriver):
             for _ in range(1 + s.retries):
                 try:
                     if self._port is None:
-                        self._port = serial.serial_for_url(
-                            s.url, baudrate=s.baudrate, timeout=s.response_timeout_s
+                        self._port = open_port(
+                            SerialSettings(s.url, baudrate=s.baudrate), s.response_timeout_s
                         )
                     port = self._port
                     port.reset_input_buffer()
@@ -72,7 +73,7 @@ class ModbusRelayBarrier(BarrierDriver):
                 self.errors += 1
         raise BarrierCommError(f"barrier unit {s.unit}: {last}")
 
-    def _read(self, port: serial.SerialBase, n: int) -> bytes:
+    def _read(self, port: serial.Serial, n: int) -> bytes:
         deadline = time.monotonic() + self.settings.response_timeout_s
         data = b""
         while len(data) < n and time.monotonic() < deadline:

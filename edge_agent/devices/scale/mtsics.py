@@ -14,7 +14,7 @@ import re
 from edge_agent.devices.readings import WeightReading
 from edge_agent.devices.scale.frame_parser import FrameParser
 
-_WEIGHT = re.compile(rb"^S\s+([SD])\s+(-?\s*\d+(?:\.\d+)?)\s+(kg|g|t|lb)$")
+_WEIGHT = re.compile(rb"S\s+([SD])\s+(-?\s*\d+(?:\.\d+)?)\s+(kg|g|t|lb)$")
 _TO_KG = {b"kg": 1.0, b"g": 0.001, b"t": 1000.0, b"lb": 0.45359237}
 MAX_LINE = 64
 
@@ -36,9 +36,9 @@ class MtSicsParser(FrameParser):
         while True:
             end = buf.find(b"\n")
             if end < 0:
-                if len(buf) > MAX_LINE:
+                if len(buf) > MAX_LINE:  # no line end for too long: keep only a line's worth
                     self.rejected["garbage"] += 1
-                    buf.clear()
+                    del buf[:-MAX_LINE]
                 return None
             line = bytes(buf[:end]).rstrip(b"\r").strip()
             del buf[: end + 1]
@@ -47,7 +47,8 @@ class MtSicsParser(FrameParser):
                 return reading
 
     def _parse(self, line: bytes) -> WeightReading | None:
-        m = _WEIGHT.match(line)
+        # search, not match: a line torn by noise still ends in a whole reply
+        m = _WEIGHT.search(line)
         if m:
             kg = float(m.group(2).replace(b" ", b"")) * _TO_KG[m.group(3)]
             return WeightReading(kg=kg, stable=m.group(1) == b"S", raw=line, protocol=self.protocol)

@@ -11,34 +11,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import serial
 
 from edge_agent.devices.readings import WeightReading
 from edge_agent.devices.scale.frame_parser import FrameParser
+from edge_agent.devices.serial_port import SerialSettings, open_port
 
 log = logging.getLogger("cuakhau.agent.scale")
-
-
-@dataclass(frozen=True)
-class SerialSettings:
-    url: str
-    baudrate: int = 9600
-    bytesize: int = 8
-    parity: str = "N"
-    stopbits: int = 1
-
-
-def open_port(settings: SerialSettings, timeout: float = 0.05) -> serial.SerialBase:
-    return serial.serial_for_url(
-        settings.url,
-        baudrate=settings.baudrate,
-        bytesize=settings.bytesize,
-        parity=settings.parity,
-        stopbits=settings.stopbits,
-        timeout=timeout,
-    )
 
 
 class ScaleReader:
@@ -118,7 +98,7 @@ class ScaleReader:
             log.warning("scale port lost: %s", why)
         self.connected = False
 
-    def _pump(self, port: serial.SerialBase) -> None:
+    def _pump(self, port: serial.Serial) -> None:
         self.connected = True
         request = self.parser.request()
         next_poll = 0.0

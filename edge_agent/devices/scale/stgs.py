@@ -11,7 +11,7 @@ import re
 from edge_agent.devices.readings import WeightReading
 from edge_agent.devices.scale.frame_parser import FrameParser
 
-_LINE = re.compile(rb"^(ST|US|OL),(GS|NT),([+-])\s*([0-9. ]{1,9})\s*(kg|t|lb)$")
+_LINE = re.compile(rb"(ST|US|OL),(GS|NT),([+-])\s*([0-9. ]{1,9})\s*(kg|t|lb)$")
 _TO_KG = {b"kg": 1.0, b"t": 1000.0, b"lb": 0.45359237}
 MAX_LINE = 64
 
@@ -24,15 +24,15 @@ class StGsParser(FrameParser):
         while True:
             end = buf.find(b"\n")
             if end < 0:
-                if len(buf) > MAX_LINE:
+                if len(buf) > MAX_LINE:  # no line end for too long: keep only a line's worth
                     self.rejected["garbage"] += 1
-                    buf.clear()
+                    del buf[:-MAX_LINE]
                 return None
             line = bytes(buf[:end]).rstrip(b"\r").strip()
             del buf[: end + 1]
             if not line:
                 continue
-            m = _LINE.match(line)
+            m = _LINE.search(line)  # noise before a whole line still leaves the line readable
             if m is None:
                 self.rejected["content"] += 1
                 continue

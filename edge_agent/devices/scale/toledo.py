@@ -18,6 +18,7 @@ from edge_agent.devices.scale.frame_parser import FrameParser
 STX, CR = 0x02, 0x0D
 BODY_LEN = 17  # STX .. CR
 LB_TO_KG = 0.45359237
+_SEVEN_BITS = bytes(b & 0x7F for b in range(256))
 
 
 def toledo_checksum(body: bytes) -> int:
@@ -31,6 +32,10 @@ class ToledoParser(FrameParser):
         super().__init__()
         self.checksum = checksum
         self.frame_len = BODY_LEN + (1 if checksum else 0)
+
+    def feed(self, data: bytes) -> list[WeightReading]:
+        # Every Toledo byte is 7-bit: a 7E1 line read as 8N1 brings its parity in bit 7.
+        return super().feed(data.translate(_SEVEN_BITS))
 
     def _next(self) -> WeightReading | None:
         buf = self.buffer
@@ -55,17 +60,14 @@ class ToledoParser(FrameParser):
             return reading
 
     def _parse(self, frame: bytes) -> WeightReading | None:
-        # 7E1 lines deliver the parity in bit 7 when read as 8N1: status bytes are 7-bit.
-        swa, swb = frame[1] & 0x7F, frame[2] & 0x7F
+        swa, swb = frame[1], frame[2]
         if frame[16] != CR:
             self.rejected["framing"] += 1
             return None
-        if self.checksum and (frame[17] & 0x7F) != toledo_checksum(
-            bytes(b & 0x7F for b in frame[:17])
-        ):
+        if self.checksum and frame[17] != toledo_checksum(frame[:17]):
             self.rejected["checksum"] += 1
             return None
-        digits = bytes(b & 0x7F for b in frame[4:10]).replace(b" ", b"0")
+        digits = frame[4:10].replace(b" ", b"0")
         if not digits.isdigit() or not (0x20 <= swa <= 0x3F) or not (0x20 <= swb <= 0x3F):
             self.rejected["content"] += 1
             return None

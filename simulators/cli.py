@@ -1,0 +1,124 @@
+"""``cuakhau sim ...``: simulated devices for testers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import threading
+from typing import Any
+
+
+def _wait_until_stopped() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+
+
+def run_scale(args: argparse.Namespace) -> int:
+    from simulators.control_http import ControlServer
+    from simulators.scale.simulator import ScaleSimulator
+
+    sim = ScaleSimulator(args.protocol, rate_hz=args.rate)
+    sim.start()
+    if args.weight:
+        sim.set_weight(args.weight)
+
+    def fault(body: dict[str, Any]) -> str:
+        sim.inject(str(body["kind"]), float(body.get("seconds", 2.0)))
+        return "injected"
+
+    def weight(body: dict[str, Any]) -> float:
+        kg = float(body["kg"])
+        sim.set_weight(kg)
+        return kg
+
+    control = ControlServer(
+        "127.0.0.1",
+        args.control_port,
+        sim.state,
+        {
+            "weight": weight,
+            "fault": fault,
+            "overload": lambda b: sim.set_overload(bool(b.get("on", True))),
+        },
+    )
+    control.start()
+    print(
+        json.dumps(
+            {
+                "pty": sim.path,
+                "protocol": args.protocol,
+                "control": f"http://127.0.0.1:{control.port}",
+            }
+        ),
+        flush=True,
+    )
+    try:
+        _wait_until_stopped()
+    finally:
+        control.stop()
+        sim.stop()
+    return 0
+
+
+def run_barrier(args: argparse.Namespace) -> int:
+    from simulators.barrier.simulator import BarrierSimulator
+    from simulators.control_http import ControlServer
+
+    sim = BarrierSimulator(unit=args.unit, travel_s=args.travel)
+    sim.start()
+    control = ControlServer(
+        "127.0.0.1",
+        args.control_port,
+        sim.state,
+        {
+            "vehicle": lambda b: sim.set_vehicle(bool(b["present"])),
+            "fault": lambda b: sim.set_fault(b["mode"]),
+        },
+    )
+    control.start()
+    print(
+        json.dumps(
+            {"pty": sim.path, "unit": args.unit, "control": f"http://127.0.0.1:{control.port}"}
+        ),
+        flush=True,
+    )
+    try:
+        _wait_until_stopped()
+    finally:
+        control.stop()
+        sim.stop()
+    return 0
+
+
+def add_commands(sub: Any) -> None:
+    from simulators.scale.simulator import PROTOCOLS
+
+    sim = sub.add_parser("sim", help="simulated devices").add_subparsers(
+        dest="sim_command", required=True
+    )
+    scale = sim.add_parser("scale", help="a weighing indicator on a pty")
+    scale.add_argument("--protocol", choices=PROTOCOLS, required=True)
+    scale.add_argument(
+        "--pty",
+        action="store_true",
+        default=True,
+        help="create a pty and print its path (the default and only transport)",
+    )
+    scale.add_argument("--rate", type=float, default=10.0, help="frames per second (default 10)")
+    scale.add_argument("--weight", type=float, default=0.0, help="initial weight in kg")
+    scale.add_argument(
+        "--control-port",
+        type=int,
+        default=0,
+        help="HTTP control port (default: a free one, printed)",
+    )
+    scale.set_defaults(func=run_scale)
+    barrier = sim.add_parser("barrier", help="a Modbus RTU barrier board on a pty")
+    barrier.add_argument("--pty", action="store_true", default=True)
+    barrier.add_argument("--unit", type=int, default=1)
+    barrier.add_argument("--travel", type=float, default=2.0, help="arm travel time in seconds")
+    barrier.add_argument("--control-port", type=int, default=0)
+    barrier.set_defaults(func=run_barrier)
