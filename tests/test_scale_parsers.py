@@ -180,3 +180,10 @@ def test_a_valid_frame_after_any_garbage_is_still_read(garbage: bytes, protocol:
     readings = parser.feed(VALID[protocol])
     expected = 24.56 if protocol == "xk3190-a12" else 24560
     assert readings and readings[-1].kg == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("protocol", sorted(VALID))
+def test_many_frames_in_one_large_read_are_all_read(protocol: str) -> None:
+    parser = make_parser(protocol)
+    assert len(parser.feed(VALID[protocol] * 400)) >= 400
+    assert parser.rejected_total == 0

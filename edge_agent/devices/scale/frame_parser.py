@@ -22,17 +22,17 @@ class FrameParser:
 
     def feed(self, data: bytes) -> list[WeightReading]:
         self.buffer += data
-        if len(self.buffer) > MAX_BUFFER:
-            drop = len(self.buffer) - MAX_BUFFER
-            del self.buffer[:drop]
-            self.rejected["overflow"] += 1
         readings: list[WeightReading] = []
         while True:
             reading = self._next()
             if reading is None:
-                return readings
+                break
             self.frames += 1
             readings.append(reading)
+        if len(self.buffer) > MAX_BUFFER:  # what is left is never a frame: bound it
+            del self.buffer[: len(self.buffer) - MAX_BUFFER]
+            self.rejected["overflow"] += 1
+        return readings
 
     def _next(self) -> WeightReading | None:  # pragma: no cover - abstract
         raise NotImplementedError
