@@ -226,3 +226,35 @@ def test_probe_says_when_nothing_is_heard(tmp_path: Path) -> None:
         timeout=60,
     )
     assert result.returncode == 2 and "cannot use" in result.stderr
+
+
+def test_testers_drive_the_simulators_from_the_command_line() -> None:
+    import urllib.request
+
+    def start(*args: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
+        proc = subprocess.Popen([sys.executable, "-m", "cuakhau", "sim", *args], cwd=ROOT,
+                                stdout=subprocess.PIPE, text=True)
+        assert proc.stdout is not None
+        return proc, json.loads(proc.stdout.readline())
+
+    def post(url: str, body: dict[str, object]) -> dict[str, object]:
+        request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST")
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return dict(json.loads(response.read()))
+
+    scale, scale_info = start("scale", "--protocol", "stgs", "--rate", "20")
+    barrier, barrier_info = start("barrier", "--travel", "0.2")
+    reader = ScaleReader(SerialSettings(scale_info["pty"]), make_parser("stgs"))
+    reader.start()
+    try:
+        assert post(scale_info["control"] + "/weight", {"kg": 31500})["ok"]
+        assert reader.wait_for(lambda r: r.stable and r.kg == 31500, 8)
+        driver = ModbusRelayBarrier(ModbusBarrierSettings(url=barrier_info["pty"]))
+        post(barrier_info["control"] + "/vehicle", {"present": True})
+        assert driver.read_inputs().vehicle_present
+        assert driver.close().outcome == "refused_presence"
+    finally:
+        reader.stop()
+        for proc in (scale, barrier):
+            proc.terminate()
+            proc.wait(timeout=10)
