@@ -127,9 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--workdir", default=None, help="where the demo keeps its files (default: temp)"
     )
     demo.set_defaults(func=_demo)
+    from edge_agent.anpr.cli import add_commands as add_anpr_commands
     from edge_agent.devices.cli import add_commands as add_probe_commands
     from simulators.cli import add_commands as add_sim_commands
 
+    add_anpr_commands(sub)
     add_probe_commands(sub)
     add_sim_commands(sub)
     return parser

@@ -232,8 +232,12 @@ def test_testers_drive_the_simulators_from_the_command_line() -> None:
     import urllib.request
 
     def start(*args: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
-        proc = subprocess.Popen([sys.executable, "-m", "cuakhau", "sim", *args], cwd=ROOT,
-                                stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cuakhau", "sim", *args],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert proc.stdout is not None
         return proc, json.loads(proc.stdout.readline())
 

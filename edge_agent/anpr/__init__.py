@@ -1,0 +1,1 @@
+"""Plate recognition on the box: OpenVINO detector and reader, normaliser, multi-frame vote."""

@@ -1,0 +1,187 @@
+"""The ANPR engine: OpenVINO detector + reader compiled once, frame or crop in, plates out."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from edge_agent.anpr.charset import BLANK, CHARS
+from edge_agent.anpr.detector import decode, detector_input, letterbox
+from edge_agent.anpr.normaliser import Plate, normalise
+from edge_agent.anpr.preprocess import check_image, reader_line, standardise
+
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+READER_XML = "plate_reader.xml"
+DETECTOR_XML = "plate_detector.xml"
+
+
+class ModelMissingError(FileNotFoundError):
+    pass
+
+
+@dataclass(frozen=True)
+class PlateResult:
+    raw: str  # what the reader output, before the normaliser
+    plate: Plate | None  # None when it fits no known format
+    lines: int
+    confidence: float  # the least sure character's probability
+    char_confidences: tuple[float, ...]
+    bbox: tuple[int, int, int, int] | None = None
+    detector_score: float | None = None
+    crop: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def as_json(self) -> dict[str, Any]:
+        p = self.plate
+        return {
+            "text": p.text if p else self.raw,
+            "display": p.display if p else None,
+            "country": p.country if p else None,
+            "valid": p is not None,
+            "lines": self.lines,
+            "confidence": round(self.confidence, 4),
+            "bbox": list(self.bbox) if self.bbox else None,
+        }
+
+
+def ctc_decode(logp: np.ndarray) -> tuple[str, list[float]]:
+    """Greedy CTC: (text, per-character probability) from T x C log-probabilities."""
+    best = logp.argmax(axis=1)
+    probs = np.exp(logp.max(axis=1))
+    chars: list[str] = []
+    confs: list[float] = []
+    prev = BLANK
+    for k, p in zip(best.tolist(), probs.tolist(), strict=True):
+        if k != BLANK and k != prev:
+            chars.append(CHARS[k - 1])
+            confs.append(p)
+        elif k != BLANK and k == prev and confs:
+            confs[-1] = max(confs[-1], p)
+        prev = k
+    return "".join(chars), confs
+
+
+class Anpr:
+    """Thread-safe; models compiled once at construction."""
+
+    def __init__(
+        self,
+        models_dir: str | Path = MODELS_DIR,
+        *,
+        threads: int | None = None,
+        detector_threshold: float = 0.3,
+    ) -> None:
+        import openvino as ov
+
+        models_dir = Path(models_dir)
+        core = ov.Core()
+        config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY"}
+        if threads:
+            config["INFERENCE_NUM_THREADS"] = threads
+        reader_xml = models_dir / READER_XML
+        if not reader_xml.exists():
+            raise ModelMissingError(f"{reader_xml} is missing (see models/README.md to train it)")
+        self._reader = core.compile_model(core.read_model(reader_xml), "CPU", config)
+        detector_xml = models_dir / DETECTOR_XML
+        self._detector = (
+            core.compile_model(core.read_model(detector_xml), "CPU", config)
+            if detector_xml.exists()
+            else None
+        )
+        self.detector_threshold = detector_threshold
+        self._lock = threading.Lock()
+        self._reader_request = self._reader.create_infer_request()
+        self._detector_request = self._detector.create_infer_request() if self._detector else None
+
+    @property
+    def has_detector(self) -> bool:
+        return self._detector is not None
+
+    def read_crop(self, rgb: np.ndarray) -> PlateResult:
+        """Read one plate from an image that is already the plate (RGB uint8)."""
+        return self.read_crops([rgb])[0]
+
+    def read_crops(self, crops: list[np.ndarray]) -> list[PlateResult]:
+        if not crops:
+            return []
+        lines_in, layouts = [], []
+        for crop in crops:
+            line, n = reader_line(check_image(crop, "plate crop"))
+            lines_in.append(line)
+            layouts.append(n)
+        x = standardise(np.stack(lines_in))
+        with self._lock:
+            logp = self._reader_request.infer({0: x})[0]
+        out = []
+        for i, n in enumerate(layouts):
+            raw, confs = ctc_decode(np.asarray(logp[i]))
+            out.append(
+                PlateResult(
+                    raw=raw,
+                    plate=normalise(raw, n),
+                    lines=n,
+                    confidence=min(confs) if confs else 0.0,
+                    char_confidences=tuple(round(c, 4) for c in confs),
+                )
+            )
+        return out
+
+    def detect(self, frame: np.ndarray) -> list[tuple[tuple[int, int, int, int], float]]:
+        if self._detector_request is None:
+            raise ModelMissingError("no plate detector in the models folder")
+        frame = check_image(frame, "frame")
+        boxed, scale, pad = letterbox(frame)
+        with self._lock:
+            output = self._detector_request.infer({0: detector_input(boxed[None])})[0]
+        h, w = frame.shape[:2]
+        return [
+            (d.box, d.score)
+            for d in decode(np.asarray(output[0]), scale, pad, w, h, self.detector_threshold)
+        ]
+
+    def read_frame(self, frame: np.ndarray, keep_crops: bool = False) -> list[PlateResult]:
+        """Find and read every plate in a full camera frame (RGB uint8)."""
+        frame = check_image(frame, "frame")
+        found = self.detect(frame)
+        crops, boxes = [], []
+        h, w = frame.shape[:2]
+        for (x1, y1, x2, y2), score in found:
+            mx, my = int((x2 - x1) * 0.08), int((y2 - y1) * 0.12)
+            box = (max(0, x1 - mx), max(0, y1 - my), min(w, x2 + mx), min(h, y2 + my))
+            crop = frame[box[1] : box[3], box[0] : box[2]]
+            if crop.shape[0] >= 8 and crop.shape[1] >= 16:
+                crops.append(crop)
+                boxes.append((box, score))
+        results = []
+        for r, crop, (box, score) in zip(self.read_crops(crops), crops, boxes, strict=True):
+            results.append(
+                PlateResult(
+                    r.raw,
+                    r.plate,
+                    r.lines,
+                    r.confidence,
+                    r.char_confidences,
+                    box,
+                    round(score, 4),
+                    crop if keep_crops else None,
+                )
+            )
+        return results
+
+
+def jpeg(rgb: np.ndarray, quality: int = 85) -> bytes:
+    ok, data = cv2.imencode(".jpg", rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError("could not encode JPEG")
+    return bytes(data)
+
+
+def timed(fn: Any, *args: Any) -> tuple[Any, float]:
+    started = time.perf_counter()
+    result = fn(*args)
+    return result, (time.perf_counter() - started) * 1000

@@ -1,0 +1,99 @@
+"""From what the reader saw to a plate number: formats, confusable fixes, display forms.
+
+Vietnam: ``12C-345.67`` / ``12C-3456`` (cars, trucks; ``R`` series for trailers; two-letter
+series such as ``LD``), motorbikes ``59-L2 149.99``. China: ``桂A·12345``, new-energy
+``桂A·D12345``; Chinese plates are accepted without the province character (``A4K9X1``), as the
+Lang Son platform stores them. ``0/O``, ``8/B``... are swapped only where the format says which
+one a position must hold.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from protocol.plates import CN_PROVINCES
+
+TO_DIGIT = str.maketrans(
+    {
+        "O": "0",
+        "D": "0",
+        "Q": "0",
+        "U": "0",
+        "I": "1",
+        "L": "1",
+        "T": "1",
+        "Z": "2",
+        "S": "5",
+        "B": "8",
+        "G": "6",
+        "A": "4",
+    }
+)
+TO_LETTER = str.maketrans({"0": "D", "8": "B", "5": "S", "2": "Z", "6": "G", "4": "A", "1": "T"})
+CN_TAIL = str.maketrans({"I": "1", "O": "0"})
+
+_VN = re.compile(r"^(\d{2})([A-Z]{1,2})(\d{4,5})$")
+_VN_MOTO = re.compile(r"^(\d{2})([A-Z])([A-Z0-9])(\d{4,5})$")
+_CN = re.compile(rf"^([{CN_PROVINCES}]?)([A-HJ-NP-Z])([A-HJ-NP-Z0-9]{{5,6}})$")
+
+
+@dataclass(frozen=True)
+class Plate:
+    text: str  # canonical, no separators: 12C34567, 桂A12345, A12345
+    display: str  # 12C-345.67, 桂A·12345
+    country: Literal["VN", "CN"]
+    kind: str  # vn, vn-trailer, vn-moto, cn, cn-new-energy
+    fixed: bool = False  # a confusable was swapped to fit the format
+
+
+def _vn_number(digits: str) -> str:
+    return f"{digits[:3]}.{digits[3:]}" if len(digits) == 5 else digits
+
+
+def _as_vn(text: str, lines: int) -> Plate | None:
+    if len(text) < 7:
+        return None
+    head = text[:2].translate(TO_DIGIT)
+    if lines == 2 and len(text) == 9:  # 59-L2 149.99: motorbike two-line
+        fixed = head + text[2].translate(TO_LETTER) + text[3] + text[4:].translate(TO_DIGIT)
+        m = _VN_MOTO.match(fixed)
+        if m:
+            p, s, s2, n = m.groups()
+            return Plate(fixed, f"{p}-{s}{s2} {_vn_number(n)}", "VN", "vn-moto", fixed != text)
+    for series_len in (1, 2):
+        series = text[2 : 2 + series_len].translate(TO_LETTER)
+        fixed = head + series + text[2 + series_len :].translate(TO_DIGIT)
+        m = _VN.match(fixed)
+        if m:
+            p, s, n = m.groups()
+            kind = "vn-trailer" if s == "R" else "vn"
+            return Plate(fixed, f"{p}{s}-{_vn_number(n)}", "VN", kind, fixed != text)
+    return None
+
+
+def _as_cn(text: str) -> Plate | None:
+    province = text[0] if text and text[0] in CN_PROVINCES else ""
+    body = text[len(province) :]
+    if len(body) < 6:
+        return None
+    fixed = province + body[0].translate(TO_LETTER) + body[1:].translate(CN_TAIL)
+    m = _CN.match(fixed)
+    if not m:
+        return None
+    prov, letter, tail = m.groups()
+    kind = "cn-new-energy" if len(tail) == 6 else "cn"
+    return Plate(fixed, f"{prov}{letter}·{tail}", "CN", kind, fixed != text)
+
+
+def normalise(raw: str, lines: int = 1) -> Plate | None:
+    """The plate ``raw`` is, or None when it fits no known format."""
+    text = "".join(c for c in raw.upper() if c.isalnum())
+    if not text:
+        return None
+    if text[0] in CN_PROVINCES:
+        return _as_cn(text)
+    if text[0].isdigit():
+        return _as_vn(text, lines)
+    return _as_cn(text) or _as_vn(text, lines)

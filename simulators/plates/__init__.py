@@ -1,0 +1,1 @@
+"""Synthetic licence plates (Vietnamese and Chinese) and truck scenes, for training and cameras."""

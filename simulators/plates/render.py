@@ -1,0 +1,314 @@
+"""Rendering plates: layout by char cells, then the camera's view of them (perspective, blur,
+glare, dirt, night/IR, JPEG).
+
+Fonts come from Debian packages (``fonts-roboto-unhinted``, ``fonts-dejavu-core`` and
+``fonts-noto-cjk`` for the province characters); ``FontError`` says which to install.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from simulators.plates.texts import PlateSpec
+
+LATIN_FONTS = (
+    "/usr/share/fonts/truetype/roboto/unhinted/RobotoCondensed-Bold.ttf",
+    "/usr/share/fonts/truetype/roboto/unhinted/RobotoCondensed-Regular.ttf",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSansCondensed-Bold.ttf",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSansCondensed.ttf",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
+)
+CJK_FONTS = (
+    ("/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc", 2),  # index 2: SC
+    ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 2),
+    ("/usr/share/fonts/opentype/noto/NotoSerifCJK-Bold.ttc", 2),
+)
+
+COLOURS = {  # background, text
+    "white": ((232, 232, 226), (22, 22, 22)),
+    "yellow": ((238, 196, 38), (20, 20, 20)),
+    "blue": ((24, 66, 178), (240, 240, 240)),
+    "green": ((120, 205, 130), (16, 16, 16)),
+}
+SIZES = {  # plate size in mm (w, h) by kind and line count
+    ("vn", 1): (520, 110),
+    ("vn", 2): (330, 165),
+    ("vn-moto", 2): (190, 140),
+    ("cn", 1): (440, 140),
+    ("cn", 2): (440, 220),
+    ("cn-green", 1): (480, 140),
+}
+
+
+class FontError(RuntimeError):
+    pass
+
+
+@cache
+def _font(path: str, size: int, index: int = 0) -> ImageFont.FreeTypeFont:
+    if not Path(path).exists():
+        raise FontError(
+            f"font {path} is missing: apt-get install fonts-roboto-unhinted fonts-dejavu-core "
+            "fonts-noto-cjk"
+        )
+    return ImageFont.truetype(path, size, index=index)
+
+
+def available_latin_fonts() -> list[str]:
+    found = [f for f in LATIN_FONTS if Path(f).exists()]
+    if not found:
+        raise FontError("no plate font: apt-get install fonts-roboto-unhinted fonts-dejavu-core")
+    return found
+
+
+@lru_cache(maxsize=4096)
+def _glyph(char: str, font_key: tuple[str, int]) -> np.ndarray:
+    """A tightly cropped glyph mask (uint8, 255 = ink)."""
+    path, index = font_key
+    font = _font(path, 96, index)
+    canvas = Image.new("L", (160, 160), 0)
+    ImageDraw.Draw(canvas).text((20, 10), char, font=font, fill=255)
+    mask = np.asarray(canvas)
+    ys, xs = np.nonzero(mask > 40)
+    if len(xs) == 0:
+        return np.zeros((10, 10), np.uint8)
+    return mask[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1].copy()
+
+
+def _draw_line(
+    plate: np.ndarray,
+    line: str,
+    box: tuple[int, int, int, int],
+    colour: tuple[int, int, int],
+    latin: str,
+    cjk: tuple[str, int],
+    rng: random.Random,
+) -> None:
+    x0, y0, x1, y1 = box
+    weights = [0.45 if c in "-.·" else 1.0 for c in line]
+    unit = (x1 - x0) / sum(weights)
+    x = float(x0)
+    height = y1 - y0
+    for char, w in zip(line, weights, strict=True):
+        cell = unit * w
+        if char == " ":
+            x += cell
+            continue
+        font_key = cjk if ord(char) > 0x2E80 else (latin, 0)
+        glyph = _glyph("-" if char == "-" else char, font_key)
+        if char in "-.·":
+            gh = max(2, int(height * (0.1 if char == "-" else 0.12)))
+            gw = max(2, int(cell * (0.6 if char == "-" else 0.35)))
+            gy = y0 + (height // 2 - gh // 2 if char in "-·" else height - gh)
+        else:
+            gh = int(height * rng.uniform(0.9, 1.0))
+            gw = int(cell * rng.uniform(0.74, 0.88))
+            gy = y0 + (height - gh) // 2
+        if gw < 2 or gh < 2:
+            x += cell
+            continue
+        g = cv2.resize(glyph, (gw, gh), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+        gx = int(x + (cell - gw) / 2)
+        region = plate[gy : gy + gh, gx : gx + gw]
+        g = g[: region.shape[0], : region.shape[1], None]
+        region[:] = (region * (1 - g) + np.array(colour, np.float32) * g).astype(np.uint8)
+        x += cell
+
+
+def draw_plate(spec: PlateSpec, rng: random.Random, px_per_mm: float = 1.0) -> np.ndarray:
+    """The plate face, straight on, RGB uint8."""
+    family = "vn" if spec.country == "VN" else "cn"
+    key = (
+        ("vn-moto", 2)
+        if spec.kind == "vn-moto"
+        else (("cn-green", 1) if spec.kind == "cn-green" else (family, len(spec.lines)))
+    )
+    w_mm, h_mm = SIZES[key]
+    w, h = int(w_mm * px_per_mm), int(h_mm * px_per_mm)
+    bg, fg = COLOURS[spec.colour]
+    r0, g0, b0 = (int(np.clip(c + rng.randint(-18, 18), 0, 255)) for c in bg)
+    bg = (r0, g0, b0)
+    plate = np.empty((h, w, 3), np.uint8)
+    plate[:] = bg
+    if spec.colour == "green":  # new-energy plates fade from white to green
+        ramp = np.linspace(0.25, 1.0, h, dtype=np.float32)[:, None, None]
+        white = np.array([235, 245, 235], np.float32)
+        plate[:] = (white * (1 - ramp) + np.array(bg, np.float32) * ramp).astype(np.uint8)
+    border = max(2, int(h * 0.04))
+    cv2.rectangle(
+        plate, (border, border), (w - border - 1, h - border - 1), fg, max(1, border // 2)
+    )
+    latin = rng.choice(available_latin_fonts())
+    cjk = next(((p, i) for p, i in CJK_FONTS if Path(p).exists()), None)
+    if spec.country == "CN" and cjk is None:
+        raise FontError("Chinese plates need fonts-noto-cjk (apt-get install fonts-noto-cjk)")
+    cjk = cjk or ("", 0)
+    mx = int(w * rng.uniform(0.05, 0.08))
+    if len(spec.lines) == 1:
+        my = int(h * rng.uniform(0.13, 0.2))
+        _draw_line(plate, spec.lines[0], (mx, my, w - mx, h - my), fg, latin, cjk, rng)
+    else:
+        split = rng.uniform(0.44, 0.5)
+        my = int(h * 0.08)
+        top_w = 0.6 if spec.kind != "vn-moto" else 0.8
+        tx = int(w * (1 - top_w) / 2)
+        _draw_line(
+            plate, spec.lines[0], (tx, my, w - tx, int(h * split) - my // 2), fg, latin, cjk, rng
+        )
+        _draw_line(
+            plate,
+            spec.lines[1],
+            (mx, int(h * split) + my // 2, w - mx, h - my),
+            fg,
+            latin,
+            cjk,
+            rng,
+        )
+    if rng.random() < 0.5:  # bolts
+        for bx in (int(w * 0.2), int(w * 0.8)):
+            cv2.circle(
+                plate, (bx, int(h * 0.08) + 2), max(2, h // 40), tuple(int(c * 0.6) for c in bg), -1
+            )
+    return plate
+
+
+@dataclass(frozen=True)
+class Look:
+    """How rough the camera's view is (0 clean .. 1 hard)."""
+
+    difficulty: float = 0.6
+    night_share: float = 0.15
+
+
+def _perspective(
+    img: np.ndarray, rng: random.Random, amount: float, pad: float, surround: np.ndarray
+) -> np.ndarray:
+    h, w = img.shape[:2]
+    px, py = int(w * pad), int(h * pad * 2.2)
+    out_w, out_h = w + 2 * px, h + 2 * py
+    src = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
+    j = amount
+    dst = np.array(
+        [
+            [px + rng.uniform(-j, j) * w, py + rng.uniform(-j, j) * h * 2],
+            [px + w + rng.uniform(-j, j) * w, py + rng.uniform(-j, j) * h * 2],
+            [px + w + rng.uniform(-j, j) * w, py + h + rng.uniform(-j, j) * h * 2],
+            [px + rng.uniform(-j, j) * w, py + h + rng.uniform(-j, j) * h * 2],
+        ],
+        np.float32,
+    )
+    angle = np.deg2rad(rng.uniform(-5, 5))
+    centre = dst.mean(axis=0)
+    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]], np.float32)
+    dst = (dst - centre) @ rot.T + centre
+    matrix = cv2.getPerspectiveTransform(src, dst.astype(np.float32))
+    background = cv2.resize(surround, (out_w, out_h))
+    warped = cv2.warpPerspective(
+        img, matrix, (out_w, out_h), borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0)
+    )
+    mask = cv2.warpPerspective(np.full((h, w), 255, np.uint8), matrix, (out_w, out_h))
+    m = (mask.astype(np.float32) / 255)[..., None]
+    return (warped * m + background * (1 - m)).astype(np.uint8)
+
+
+def _surround(rng: random.Random) -> np.ndarray:
+    base = np.array([rng.randint(0, 255) for _ in range(3)], np.uint8)
+    if rng.random() < 0.5:
+        base = (base * 0.3).astype(np.uint8)
+    tile = np.empty((32, 32, 3), np.uint8)
+    tile[:] = base
+    noise = np.random.default_rng(rng.randint(0, 2**31)).integers(
+        0, 40, (32, 32, 1), dtype=np.uint8
+    )
+    return cv2.add(tile, np.repeat(noise, 3, axis=2))
+
+
+def camera_view(plate: np.ndarray, rng: random.Random, look: Look = Look()) -> np.ndarray:
+    """The plate as a barrier camera crops it: RGB uint8 of varying size and quality."""
+    d = look.difficulty
+    nrng = np.random.default_rng(rng.randint(0, 2**31))
+    img = plate.astype(np.float32)
+    # dirt and shadow on the plate face
+    if rng.random() < 0.5 * d + 0.1:
+        h, w = img.shape[:2]
+        for _ in range(rng.randint(1, 6)):
+            cx, cy = rng.randint(0, w), rng.randint(0, h)
+            r = rng.randint(max(2, h // 20), max(3, h // 4))
+            blob: np.ndarray = np.zeros((h, w), np.float32)
+            cv2.circle(blob, (cx, cy), r, 1.0, -1)
+            blob = cv2.GaussianBlur(blob, (0, 0), r / 2 + 1)[..., None]
+            img = img * (1 - 0.45 * d * blob) + np.array([70, 60, 45], np.float32) * 0.45 * d * blob
+    if rng.random() < 0.4:
+        h, w = img.shape[:2]
+        ramp = np.linspace(rng.uniform(0.45, 1.0), rng.uniform(0.8, 1.1), w, dtype=np.float32)
+        img = img * (ramp[None, :, None] if rng.random() < 0.5 else ramp[::-1][None, :, None])
+    if rng.random() < 0.3 * d + 0.05:  # glare
+        h, w = img.shape[:2]
+        glare: np.ndarray = np.zeros((h, w), np.float32)
+        cv2.ellipse(
+            glare,
+            (rng.randint(0, w), rng.randint(0, h)),
+            (rng.randint(w // 10, w // 3), rng.randint(h // 6, h // 2)),
+            rng.uniform(0, 180),
+            0,
+            360,
+            1.0,
+            -1,
+        )
+        glare = cv2.GaussianBlur(glare, (0, 0), max(2.0, w / 30))[..., None]
+        img = img + glare * 255 * rng.uniform(0.3, 0.8) * d
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    pad = rng.uniform(0.0, 0.12)
+    img = _perspective(img, rng, 0.06 * d + 0.01, pad, _surround(rng))
+    # resolution: plates seen from 60 to 320 px wide
+    h, w = img.shape[:2]
+    target_w = int(rng.uniform(64, 320) if rng.random() < 0.8 else rng.uniform(40, 64))
+    scale = target_w / w
+    small = cv2.resize(
+        img, (max(8, int(w * scale)), max(6, int(h * scale))), interpolation=cv2.INTER_AREA
+    )
+    if rng.random() < 0.5 * d:
+        k = rng.choice([3, 5])
+        small = cv2.GaussianBlur(small, (k, k), 0)
+    if rng.random() < 0.25 * d:  # motion blur
+        k = rng.randint(3, 7)
+        kernel = np.zeros((k, k), np.float32)
+        kernel[k // 2, :] = 1.0 / k
+        small = cv2.filter2D(small, -1, kernel)
+    out: np.ndarray = small.astype(np.float32)
+    if rng.random() < look.night_share:  # night / IR: monochrome, hard contrast, noise
+        gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        gray = np.clip((gray - gray.mean()) * rng.uniform(1.3, 2.2) + 110, 0, 255)
+        out = np.repeat(gray[..., None], 3, axis=2)
+        out += nrng.normal(0, 14 * d + 3, out.shape)
+    else:
+        out = out * rng.uniform(0.55, 1.3) + rng.uniform(-35, 35)
+        gamma = rng.uniform(0.7, 1.4)
+        out = 255 * (np.clip(out, 0, 255) / 255) ** gamma
+        out += nrng.normal(0, 8 * d + 1, out.shape)
+    out_u8: np.ndarray = np.clip(out, 0, 255).astype(np.uint8)
+    quality = rng.randint(int(35 + 40 * (1 - d)), 95)
+    ok, jpeg = cv2.imencode(".jpg", out_u8[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if ok:
+        decoded = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
+        if decoded is not None:
+            out_u8 = decoded[..., ::-1]
+    return np.ascontiguousarray(out_u8)
+
+
+def render_crop(spec: PlateSpec, rng: random.Random, look: Look = Look()) -> np.ndarray:
+    return camera_view(draw_plate(spec, rng, px_per_mm=rng.uniform(0.5, 0.9)), rng, look)
+
+
+def to_png(rgb: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="PNG")
+    return buffer.getvalue()

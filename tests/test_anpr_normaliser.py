@@ -1,0 +1,54 @@
+"""The plate normaliser: real formats accepted, others refused, confusables fixed by position."""
+
+from __future__ import annotations
+
+import pytest
+
+from edge_agent.anpr.normaliser import normalise
+
+ACCEPTED = [
+    # raw reader output, lines, canonical text, display, country, kind
+    ("12C34567", 1, "12C34567", "12C-345.67", "VN", "vn"),
+    ("51F15585", 1, "51F15585", "51F-155.85", "VN", "vn"),
+    ("50Z1630", 1, "50Z1630", "50Z-1630", "VN", "vn"),
+    ("51LD12345", 1, "51LD12345", "51LD-123.45", "VN", "vn"),
+    ("29R08191", 2, "29R08191", "29R-081.91", "VN", "vn-trailer"),
+    ("59L214999", 2, "59L214999", "59-L2 149.99", "VN", "vn-moto"),
+    ("桂A12345", 1, "桂A12345", "桂A·12345", "CN", "cn"),
+    ("桂A4K9X1", 1, "桂A4K9X1", "桂A·4K9X1", "CN", "cn"),
+    ("A4K9X1", 1, "A4K9X1", "A·4K9X1", "CN", "cn"),  # stored without the province
+    ("皖AD12345", 1, "皖AD12345", "皖A·D12345", "CN", "cn-new-energy"),
+    ("12c-345.67", 1, "12C34567", "12C-345.67", "VN", "vn"),  # separators and case ignored
+]
+
+
+@pytest.mark.parametrize(("raw", "lines", "text", "display", "country", "kind"), ACCEPTED)
+def test_real_formats_are_accepted(
+    raw: str, lines: int, text: str, display: str, country: str, kind: str
+) -> None:
+    plate = normalise(raw, lines)
+    assert plate is not None
+    assert (plate.text, plate.display, plate.country, plate.kind) == (text, display, country, kind)
+    assert not plate.fixed
+
+
+@pytest.mark.parametrize(
+    ("raw", "text"),
+    [
+        ("I2C34567", "12C34567"),  # a province number holds digits only
+        ("1205456B", "12D54568"),  # position 3 is the series letter; the tail is digits
+        ("12C3456O", "12C34560"),
+        ("桂AI2345", "桂A12345"),  # Chinese plates have no I or O
+        ("桂0O1234", "桂D01234"),
+    ],
+)
+def test_confusables_are_swapped_only_where_the_format_decides(raw: str, text: str) -> None:
+    plate = normalise(raw)
+    assert plate is not None and plate.text == text and plate.fixed
+
+
+@pytest.mark.parametrize(
+    "raw", ["", "hello", "123", "12345678", "ABCDEFGHIJ", "12C345", "桂", "桂A123", "1234C567"]
+)
+def test_non_plates_are_refused(raw: str) -> None:
+    assert normalise(raw) is None
