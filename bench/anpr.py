@@ -1,0 +1,136 @@
+"""ANPR benchmark: accuracy per set and CPU latency, through the OpenVINO runtime. One JSON line.
+
+Sets: synthetic held-out (rendered with a seed never used in training), CCPD crops (all 500, and
+the half never trained on), Vietnamese crops (machine-made labels: *agreement*, not accuracy)
+split into one-line and two-line. Latency: full 1280x720 frames (detector + reader, one plate),
+reader only per crop. ``--dump DIR`` writes the VN disagreements for inspection.
+
+    python bench/anpr.py [--synthetic 1000] [--frames 200] [--dump DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+from edge_agent.anpr.engine import Anpr, PlateResult  # noqa: E402
+from edge_agent.anpr.images import load_image  # noqa: E402
+from edge_agent.anpr.preprocess import ImageError, is_two_line  # noqa: E402
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+SEED_HELDOUT = 424242  # as models/recipes/reader_data.py: never used for training
+SEED_SCENES = 777001
+
+
+def distance(a: str, b: str) -> int:
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def text_of(result: PlateResult) -> str:
+    return result.plate.text if result.plate else result.raw
+
+
+def score(pairs: list[tuple[str, str]]) -> dict[str, float | int]:
+    if not pairs:
+        return {"n": 0}
+    exact = sum(p == t for p, t in pairs)
+    errors = sum(distance(p, t) for p, t in pairs)
+    chars = sum(len(t) for _, t in pairs)
+    return {"n": len(pairs), "exact": round(exact / len(pairs), 4),
+            "cer": round(errors / max(1, chars), 4)}
+
+
+def pct(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return round(s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))], 2)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--synthetic", type=int, default=1000)
+    parser.add_argument("--frames", type=int, default=200)
+    parser.add_argument("--dump", default=None)
+    args = parser.parse_args()
+    from simulators.plates.render import Look, render_crop
+    from simulators.plates.scene import render_scene
+    from simulators.plates.texts import random_plate
+
+    anpr = Anpr()
+    result: dict[str, object] = {}
+
+    rng = random.Random(SEED_HELDOUT)
+    pairs, crop_ms = [], []
+    for _ in range(args.synthetic):
+        spec = random_plate(rng)
+        crop = render_crop(spec, rng, Look(difficulty=rng.uniform(0.2, 1.0)))
+        started = time.perf_counter()
+        read = anpr.read_crop(crop)
+        crop_ms.append((time.perf_counter() - started) * 1000)
+        pairs.append((text_of(read), spec.text))
+    result["synthetic_heldout"] = score(pairs)
+
+    from models.recipes.reader_data import ccpd_split, vn_items
+
+    for part in ("eval", "all"):
+        pairs = []
+        for path, plate in ccpd_split(part):
+            pairs.append((text_of(anpr.read_crop(load_image(path))), plate))
+        result[f"ccpd_{part}"] = score(pairs)
+
+    one, two, disagreements = [], [], []
+    for path, label, _ in vn_items():
+        try:
+            image = load_image(path)
+        except ImageError:
+            continue
+        truth = "".join(c for c in label.upper() if c.isalnum())
+        got = text_of(anpr.read_crop(image))
+        (two if is_two_line(image) else one).append((got, truth))
+        if got != truth:
+            disagreements.append({"file": path.name, "label": label, "read": got})
+    result["vn_one_line_agreement"] = score(one)
+    result["vn_two_line_agreement"] = score(two)
+    if args.dump:
+        Path(args.dump).mkdir(parents=True, exist_ok=True)
+        (Path(args.dump) / "vn_disagreements.json").write_text(
+            json.dumps(disagreements, ensure_ascii=False, indent=1))
+
+    rng = random.Random(SEED_SCENES)
+    frame_ms, found, exact = [], 0, 0
+    for i in range(args.frames):
+        scene = render_scene(rng)
+        started = time.perf_counter()
+        reads = anpr.read_frame(scene.image)
+        elapsed = (time.perf_counter() - started) * 1000
+        if i >= 5:
+            frame_ms.append(elapsed)
+        if reads:
+            found += 1
+            exact += any(text_of(r) == scene.specs[0].text for r in reads)
+    result["scenes"] = {"n": args.frames, "plate_found": round(found / args.frames, 4),
+                        "exact": round(exact / args.frames, 4)}
+    result["frame_1280x720_ms"] = {"p50": pct(frame_ms, 50), "p95": pct(frame_ms, 95)}
+    result["frames_per_s"] = round(1000 / float(np.mean(frame_ms)), 1)
+    result["reader_crop_ms"] = {"p50": pct(crop_ms, 50), "p95": pct(crop_ms, 95)}
+    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
