@@ -20,11 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from edge_agent.anpr.engine import Anpr, PlateResult  # noqa: E402
-from edge_agent.anpr.images import load_image  # noqa: E402
-from edge_agent.anpr.preprocess import ImageError, is_two_line  # noqa: E402
+from edge_agent.anpr.engine import Anpr, PlateResult
+from edge_agent.anpr.images import load_image
+from edge_agent.anpr.preprocess import ImageError, is_two_line
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 SEED_HELDOUT = 424242  # as models/recipes/reader_data.py: never used for training
@@ -51,8 +51,11 @@ def score(pairs: list[tuple[str, str]]) -> dict[str, float | int]:
     exact = sum(p == t for p, t in pairs)
     errors = sum(distance(p, t) for p, t in pairs)
     chars = sum(len(t) for _, t in pairs)
-    return {"n": len(pairs), "exact": round(exact / len(pairs), 4),
-            "cer": round(errors / max(1, chars), 4)}
+    return {
+        "n": len(pairs),
+        "exact": round(exact / len(pairs), 4),
+        "cer": round(errors / max(1, chars), 4),
+    }
 
 
 def pct(values: list[float], p: float) -> float:
@@ -108,7 +111,8 @@ def main() -> int:
     if args.dump:
         Path(args.dump).mkdir(parents=True, exist_ok=True)
         (Path(args.dump) / "vn_disagreements.json").write_text(
-            json.dumps(disagreements, ensure_ascii=False, indent=1))
+            json.dumps(disagreements, ensure_ascii=False, indent=1)
+        )
 
     rng = random.Random(SEED_SCENES)
     frame_ms, found, exact = [], 0, 0
@@ -122,8 +126,11 @@ def main() -> int:
         if reads:
             found += 1
             exact += any(text_of(r) == scene.specs[0].text for r in reads)
-    result["scenes"] = {"n": args.frames, "plate_found": round(found / args.frames, 4),
-                        "exact": round(exact / args.frames, 4)}
+    result["scenes"] = {
+        "n": args.frames,
+        "plate_found": round(found / args.frames, 4),
+        "exact": round(exact / args.frames, 4),
+    }
     result["frame_1280x720_ms"] = {"p50": pct(frame_ms, 50), "p95": pct(frame_ms, 95)}
     result["frames_per_s"] = round(1000 / float(np.mean(frame_ms)), 1)
     result["reader_crop_ms"] = {"p50": pct(crop_ms, 50), "p95": pct(crop_ms, 95)}

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Litestar, get, post, put
 from litestar.datastructures import State
 from litestar.exceptions import ClientException, NotFoundException
 from litestar.params import Parameter
-from litestar.status_codes import HTTP_201_CREATED
+from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
 
 from central.ingest import CentralLink
 from central.store import CentralStore
-from protocol.messages import EVENT_KINDS, Declaration
+from protocol.messages import EVENT_KINDS, Command, Declaration
 
 Limit = Annotated[int, Parameter(ge=1, le=1000, description="page size")]
 
@@ -213,7 +214,59 @@ def health(state: State) -> dict[str, Any]:
     return {"ok": True, "mqtt_connected": bool(link and link.connected)}
 
 
+class CommandRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    action: Literal["open", "reset_fault", "resync", "reload_config"]
+    by: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    reason: Annotated[str, msgspec.Meta(max_length=500)] = ""
+    checkpoint: str | None = None
+
+
+class CommandSent(msgspec.Struct):
+    command: Command
+    published: bool
+
+
+@post(
+    "/api/devices/{device:str}/commands",
+    tags=["devices"],
+    sync_to_thread=True,
+    status_code=HTTP_202_ACCEPTED,
+)
+def send_command(state: State, device: str, data: CommandRequest) -> CommandSent:
+    """Manual override of a held lane, fault reset, resync: sent to the box over MQTT.
+
+    The box answers with a ``manual_override`` event when it opened (202: sent, not done).
+    """
+    from protocol.topics import command as command_topic
+
+    try:
+        command_topic(device)
+    except ValueError as exc:
+        raise ClientException(str(exc)) from None
+    if data.action == "open" and not data.reason.strip():
+        raise ClientException("a manual open needs a reason (it is recorded with the crossing)")
+    command = Command(
+        id=str(uuid.uuid4()),
+        device=device,
+        action=data.action,
+        at=datetime.now(UTC),
+        by=data.by,
+        reason=data.reason,
+        checkpoint=data.checkpoint,
+    )
+    link: CentralLink | None = state.get("link")
+    return CommandSent(command=command, published=bool(link and link.send_command(command)))
+
+
+@get("/api/yards", tags=["events"], sync_to_thread=True)
+def yards(state: State) -> dict[str, int]:
+    """Trucks in each yard now (yard entries minus exits reported by the yard gates)."""
+    return _store(state).yard_occupancy()
+
+
 ROUTES: list[Any] = [
+    send_command,
+    yards,
     DeclarationController,
     list_events,
     get_event,

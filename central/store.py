@@ -423,6 +423,14 @@ class CentralStore:
                 )
             ]
 
+    def yard_occupancy(self) -> dict[str, int]:
+        with self.file.lock:
+            rows = self.file.conn.execute(
+                "SELECT json_extract(body, '$.yard'), sum(CASE kind WHEN 'yard_entry' THEN 1"
+                " ELSE -1 END) FROM events WHERE kind IN ('yard_entry', 'yard_exit') GROUP BY 1"
+            ).fetchall()
+        return {str(y): max(0, int(n)) for y, n in rows if y}
+
     def list_devices(self) -> list[dict[str, Any]]:
         with self.file.lock:
             rows = self.file.conn.execute(

@@ -8,6 +8,8 @@ from typing import Literal
 
 import msgspec
 
+from edge_agent.lane.machine import IdentifySettings
+from edge_agent.lane.policy import Policy
 from protocol.messages import DeviceId, GateCode
 from protocol.mqtt_settings import MqttSettings
 
@@ -46,6 +48,49 @@ class SyntheticSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True
     checkpoint: str = "barrier-in"
 
 
+class BarrierConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A Modbus RTU relay board (``url``) or GPIO value files (``gpio``)."""
+
+    type: Literal["modbus", "gpio"] = "modbus"
+    url: str | None = None
+    baudrate: int = 9600
+    unit: int = 1
+    open_relay: int = 0
+    close_relay: int = 1
+    loop_input: int = 0
+    open_limit_input: int = 1
+    closed_limit_input: int = 2
+    pulse_s: float = 0.5
+    confirm_timeout_s: float = 8.0
+    #: for type = "gpio": value-file paths for open, close, loop, open_limit, closed_limit
+    gpio: dict[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.type == "modbus" and not self.url:
+            raise ValueError("barrier: a Modbus barrier needs url (serial port)")
+        if self.type == "gpio":
+            needed = {"open", "close", "loop", "open_limit", "closed_limit"}
+            if not self.gpio or needed - set(self.gpio):
+                raise ValueError(f"barrier: a GPIO barrier needs gpio paths for {sorted(needed)}")
+
+
+class ScaleConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    protocol: str
+    url: str
+    baudrate: int = 9600
+    bytesize: int = 8
+    parity: Literal["N", "E", "O"] = "N"
+
+
+class LaneConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    policy: Policy
+    barrier: BarrierConfig
+    camera: str | None = None
+    scale: ScaleConfig | None = None
+    identify: IdentifySettings = msgspec.field(default_factory=IdentifySettings)
+    weighing_timeout_s: float = 8.0
+
+
 class AgentConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     device: DeviceId
     gate: GateCode
@@ -53,6 +98,9 @@ class AgentConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     sync: SyncSettings = msgspec.field(default_factory=SyncSettings)
     store: StoreSettings = msgspec.field(default_factory=StoreSettings)
     synthetic: SyntheticSettings | None = None
+    lanes: list[LaneConfig] = msgspec.field(default_factory=list)
+    #: folder with the ANPR IR models (default: the package's models/)
+    models: str | None = None
 
 
 class ConfigError(ValueError):

@@ -25,7 +25,10 @@ def run_agent(config: AgentConfig, stop: threading.Event | None = None) -> None:
         synchronous=config.store.synchronous,
         retention_days=config.store.retention_days,
     )
-    sync = OutboxSync(config, store)
+    from edge_agent.lane.assembly import build_lanes
+
+    lanes = build_lanes(config, store)
+    sync = OutboxSync(config, store, on_command=lanes.on_command)
     log.info(
         "agent starting device=%s gate=%s store=%s broker=%s:%d pending=%d",
         config.device,
@@ -36,6 +39,7 @@ def run_agent(config: AgentConfig, stop: threading.Event | None = None) -> None:
         store.pending_count(),
     )
     sync.start()
+    lanes.start()
     producer = None
     if config.synthetic is not None:
         synthetic = config.synthetic
@@ -71,6 +75,7 @@ def run_agent(config: AgentConfig, stop: threading.Event | None = None) -> None:
         stop.set()
         if producer is not None:
             producer.join(timeout=5)
+        lanes.stop()
         sync.stop()
         store.close()
         log.info("agent stopped")

@@ -222,7 +222,7 @@ class Command(msgspec.Struct, kw_only=True, frozen=True):
     v: Version = 1
     id: str
     device: DeviceId
-    action: Literal["open", "reload_config", "resync"]
+    action: Literal["open", "reset_fault", "reload_config", "resync"]
     at: UtcTime
     by: str
     reason: str = ""

@@ -93,6 +93,41 @@ def run_barrier(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_camera(args: argparse.Namespace) -> int:
+    from simulators.camera import CameraSimulator
+    from simulators.control_http import ControlServer
+
+    cam = CameraSimulator(port=args.port, fps=args.fps, video_path=args.video).start()
+    if args.plate:
+        cam.show(args.plate, two_line=args.two_line)
+
+    def show(body: dict[str, Any]) -> str:
+        cam.show(
+            str(body["plate"]), two_line=bool(body.get("two_line", False)), night=body.get("night")
+        )
+        return str(body["plate"])
+
+    control = ControlServer(
+        "127.0.0.1", args.control_port, cam.state, {"show": show, "clear": lambda b: cam.clear()}
+    )
+    control.start()
+    print(
+        json.dumps({"stream": cam.url, "control": f"http://127.0.0.1:{control.port}"}), flush=True
+    )
+    try:
+        _wait_until_stopped()
+    finally:
+        control.stop()
+        cam.stop()
+    return 0
+
+
+def run_scenario(args: argparse.Namespace) -> int:
+    from simulators.scenario_cli import run_scenario_file
+
+    return run_scenario_file(args.file, keep=args.keep)
+
+
 def add_commands(sub: Any) -> None:
     from simulators.scale.simulator import PROTOCOLS
 
@@ -122,3 +157,15 @@ def add_commands(sub: Any) -> None:
     barrier.add_argument("--travel", type=float, default=2.0, help="arm travel time in seconds")
     barrier.add_argument("--control-port", type=int, default=0)
     barrier.set_defaults(func=run_barrier)
+    camera = sim.add_parser("camera", help="an HTTP MJPEG camera showing trucks with plates")
+    camera.add_argument("--port", type=int, default=0, help="stream port (default: a free one)")
+    camera.add_argument("--fps", type=float, default=15.0)
+    camera.add_argument("--plate", help="show a truck with this plate from the start")
+    camera.add_argument("--two-line", action="store_true")
+    camera.add_argument("--video", help="also write the frames to this video file (MJPG)")
+    camera.add_argument("--control-port", type=int, default=0)
+    camera.set_defaults(func=run_camera)
+    scenario = sim.add_parser("scenario", help="drive a day at the gate from a TOML file")
+    scenario.add_argument("file", help="scenario TOML (see simulators/scenarios/)")
+    scenario.add_argument("--keep", action="store_true", help="keep the work folder")
+    scenario.set_defaults(func=run_scenario)

@@ -1,0 +1,1 @@
+"""Camera sources: RTSP, HTTP MJPEG, video files, folders of images."""

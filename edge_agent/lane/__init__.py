@@ -1,0 +1,1 @@
+"""The lane: one state machine per checkpoint, deciding by a policy that is data."""

@@ -1,0 +1,444 @@
+"""The lane state machine: one per checkpoint, one thread each.
+
+    idle -> vehicle_present -> identifying -> weighing -> deciding -> opening -> passing
+         -> closing -> idle                       (plus held and fault)
+
+Every transition is written with its event in one transaction of the box's store. Safety: the
+barrier opens only on an ``open`` decision or a recorded manual override; it never closes while
+the loop reports a vehicle (the driver refuses); a barrier that does not confirm puts the lane
+in ``fault``, which persists across restarts and refuses every command until reset.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import Enum
+
+import msgspec
+
+from edge_agent.anpr.engine import Anpr, jpeg
+from edge_agent.anpr.vote import PlateVote, VoteResult
+from edge_agent.camera.source import FrameSource
+from edge_agent.devices.barrier.controller import BarrierController
+from edge_agent.devices.barrier.driver import BarrierCommError
+from edge_agent.devices.scale.reader import ScaleReader
+from edge_agent.lane.policy import Decision, Policy, Weighing, decide
+from edge_agent.store import EdgeStore
+from protocol.messages import (
+    DeviceFault,
+    Event,
+    LaneDecision,
+    ManualOverride,
+    PlateRead,
+    Presence,
+    WeightMeasured,
+    YardEntry,
+    YardExit,
+)
+from protocol.plates import plate_key
+
+log = logging.getLogger("cuakhau.agent.lane")
+
+
+class State(Enum):
+    IDLE = "idle"
+    PRESENT = "vehicle_present"
+    IDENTIFYING = "identifying"
+    WEIGHING = "weighing"
+    DECIDING = "deciding"
+    OPENING = "opening"
+    PASSING = "passing"
+    CLOSING = "closing"
+    HELD = "held"
+    FAULT = "fault"
+
+
+class IdentifySettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    agree: int = 2
+    timeout_s: float = 3.0
+    #: one read this sure, of a plate the cache knows, decides without waiting for more
+    fast_confidence: float = 0.95
+    min_confidence: float = 0.5
+
+
+class LaneSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    policy: Policy
+    identify: IdentifySettings = msgspec.field(default_factory=IdentifySettings)
+    weighing_timeout_s: float = 8.0
+    poll_s: float = 0.02
+    #: consecutive clear loop readings that mean the vehicle has gone
+    clear_reads: int = 4
+
+
+@dataclass
+class LaneStats:
+    vehicles: int = 0
+    opened: int = 0
+    held: int = 0
+    faults: int = 0
+    #: loop trigger -> open command, ms, for each automatic opening
+    trigger_to_open_ms: list[float] = field(default_factory=list)
+
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS lane_state (
+        checkpoint TEXT PRIMARY KEY, state TEXT NOT NULL, plate TEXT, since TEXT NOT NULL,
+        detail TEXT)""",
+    """CREATE TABLE IF NOT EXISTS yard_occupancy (
+        yard TEXT NOT NULL, plate_key TEXT NOT NULL, entered_at TEXT NOT NULL,
+        PRIMARY KEY (yard, plate_key))""",
+)
+
+
+class Lane:
+    def __init__(
+        self,
+        settings: LaneSettings,
+        store: EdgeStore,
+        barrier: BarrierController,
+        *,
+        camera: FrameSource | None = None,
+        anpr: Anpr | None = None,
+        scale: ScaleReader | None = None,
+    ) -> None:
+        self.settings = settings
+        self.policy = settings.policy
+        self.checkpoint = settings.policy.checkpoint
+        self.store = store
+        self.barrier = barrier
+        self.camera = camera
+        self.anpr = anpr
+        self.scale = scale
+        self.stats = LaneStats()
+        self._override: tuple[str, str, str | None] | None = None
+        self._reset: str | None = None
+        self._flags = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._comm_down = False
+        with store.transaction() as tx:
+            for statement in _SCHEMA:
+                tx.execute(statement)
+        row = store.file.conn.execute(
+            "SELECT state, detail FROM lane_state WHERE checkpoint = ?", (self.checkpoint,)
+        ).fetchone()
+        self.state = State.FAULT if row and row[0] == State.FAULT.value else State.IDLE
+        if self.state is State.FAULT:
+            log.error("lane %s starts in fault: %s", self.checkpoint, row[1])
+
+    # -- commands ------------------------------------------------------------------------------
+
+    def override(self, by: str, reason: str, command_id: str | None = None) -> bool:
+        """Open a held lane once (staff or local operator). False if the lane is not held."""
+        if self.state is not State.HELD:
+            return False
+        with self._flags:
+            self._override = (by, reason, command_id)
+        return True
+
+    def reset_fault(self, by: str) -> bool:
+        if self.state is not State.FAULT:
+            return False
+        with self._flags:
+            self._reset = by
+        return True
+
+    # -- running -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._run, name=f"lane-{self.checkpoint}", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._step()
+            except Exception:  # a bug must not leave the lane dead; the barrier stays as it is
+                log.exception("lane %s step failed in %s", self.checkpoint, self.state.value)
+                self._stop.wait(0.5)
+
+    def _now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def _enter(
+        self,
+        state: State,
+        events: Sequence[Event] = (),
+        plate: str | None = None,
+        detail: str = "",
+    ) -> None:
+        with self.store.transaction() as tx:
+            tx.execute(
+                "INSERT INTO lane_state(checkpoint, state, plate, since, detail) VALUES"
+                " (?, ?, ?, ?, ?) ON CONFLICT(checkpoint) DO UPDATE SET state = excluded.state,"
+                " plate = excluded.plate, since = excluded.since, detail = excluded.detail",
+                (self.checkpoint, state.value, plate, self._now().isoformat(), detail),
+            )
+            for event in events:
+                tx.emit(event)
+        if state is not self.state:
+            log.info("lane %s: %s -> %s %s", self.checkpoint, self.state.value, state.value, detail)
+        self.state = state
+
+    def _present(self) -> bool | None:
+        """The loop detector, or None when the barrier board cannot be read."""
+        try:
+            present = self.barrier.driver.read_inputs().vehicle_present
+        except BarrierCommError as exc:
+            if not self._comm_down:
+                self._comm_down = True
+                self._enter(
+                    self.state,
+                    [
+                        DeviceFault(
+                            at=self._now(),
+                            checkpoint=self.checkpoint,
+                            component="barrier",
+                            message=f"inputs unreadable: {exc}",
+                        )
+                    ],
+                )
+            return None
+        self._comm_down = False
+        return present
+
+    def _wait_clear(self) -> bool:
+        """Until the loop reads clear ``clear_reads`` times in a row (False if stopped)."""
+        clear = 0
+        while not self._stop.is_set():
+            present = self._present()
+            clear = clear + 1 if present is False else 0
+            if clear >= self.settings.clear_reads:
+                return True
+            if self.state is State.HELD and self._take_override():
+                return False
+            self._stop.wait(self.settings.poll_s)
+        return False
+
+    def _take_override(self) -> bool:
+        with self._flags:
+            return self._override is not None
+
+    # -- one pass of the machine ---------------------------------------------------------------
+
+    def _step(self) -> None:
+        if self.state is State.FAULT:
+            with self._flags:
+                by, self._reset = self._reset, None
+            if by:
+                self.barrier.driver.reset()
+                self._enter(State.IDLE, detail=f"fault reset by {by}")
+            else:
+                self._stop.wait(0.2)
+            return
+        if self._present() is not True:
+            self._stop.wait(self.settings.poll_s)
+            return
+        self._vehicle(time.monotonic())
+
+    def _vehicle(self, trigger: float) -> None:
+        now = self._now
+        cp = self.checkpoint
+        self.stats.vehicles += 1
+        self._enter(State.PRESENT, [Presence(at=now(), checkpoint=cp, present=True)])
+        self._enter(State.IDENTIFYING)
+        lead = self._identify(trigger)
+        plate = lead.display if lead else None
+        crop = None
+        events: list[Event] = []
+        if lead is not None:
+            if lead.best.crop is not None:
+                crop = jpeg(lead.best.crop)
+            events.append(
+                PlateRead(
+                    at=now(),
+                    checkpoint=cp,
+                    plate=lead.display,
+                    country="CN" if lead.country == "CN" else "VN",
+                    confidence=round(lead.confidence, 4),
+                    crop_jpeg=crop,
+                )
+            )
+        weighing = None
+        if self.scale is not None:
+            self._enter(State.WEIGHING, events, plate)
+            events = []
+            weighing = self._weigh()
+            if weighing.kg is not None:
+                events.append(
+                    WeightMeasured(
+                        at=now(), checkpoint=cp, kg=weighing.kg, stable=weighing.stable, plate=plate
+                    )
+                )
+        self._enter(State.DECIDING, events, plate)
+        decision = decide(
+            self.policy,
+            lead.text if lead else None,
+            self.store.declarations.for_plate(lead.text) if lead else [],
+            weighing,
+            self._yard_count(),
+        )
+        decided = LaneDecision(
+            at=now(),
+            checkpoint=cp,
+            plate=plate,
+            decision="open" if decision.open else "hold",
+            reasons=[str(r) for r in decision.reasons],
+            declaration=decision.declaration.number if decision.declaration else None,
+            weight_kg=weighing.kg if weighing else None,
+            crop_jpeg=crop,
+        )
+        if decision.open:
+            self._enter(State.OPENING, [decided], plate)
+            self.stats.trigger_to_open_ms.append((time.monotonic() - trigger) * 1000)
+            self.stats.opened += 1
+            self._open_and_pass(plate)
+        else:
+            self.stats.held += 1
+            self._enter(State.HELD, [decided], plate, "; ".join(decision.codes))
+            self._hold(plate, decision)
+
+    def _identify(self, trigger: float) -> VoteResult | None:
+        if self.camera is None or self.anpr is None:
+            return None
+        s = self.settings.identify
+        vote = PlateVote(agree=s.agree, min_confidence=s.min_confidence)
+        deadline = trigger + s.timeout_s
+        latest = self.camera.latest()
+        after = (
+            latest.index - 1
+            if latest and latest.at >= trigger - 0.15
+            else (latest.index if latest else 0)
+        )
+        while not self._stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            frame = self.camera.next_frame(after, left)
+            if frame is None:
+                break
+            after = frame.index
+            results = self.anpr.read_frame(frame.image, keep_crops=True)
+            if results:
+                vote.add(max(results, key=lambda r: r.detector_score or 0.0))
+            lead = vote.leader()
+            if vote.decided:
+                break
+            if (
+                lead is not None
+                and lead.confidence >= s.fast_confidence
+                and self.store.declarations.for_plate(lead.text)
+            ):
+                break
+        return vote.leader()
+
+    def _weigh(self) -> Weighing:
+        assert self.scale is not None
+        reading = self.scale.wait_for(
+            lambda r: r.stable and r.kg is not None, self.settings.weighing_timeout_s
+        )
+        if reading is not None:
+            return Weighing(reading.kg, True)
+        latest = self.scale.latest
+        return Weighing(latest.kg if latest else None, False)
+
+    def _yard_count(self) -> int | None:
+        if not self.policy.yard:
+            return None
+        row = self.store.file.conn.execute(
+            "SELECT count(*) FROM yard_occupancy WHERE yard = ?", (self.policy.yard,)
+        ).fetchone()
+        return int(row[0])
+
+    def _open_and_pass(self, plate: str | None) -> None:
+        result = self.barrier.open(plate)
+        if not result.ok:
+            self.stats.faults += 1
+            self._enter(State.FAULT, plate=plate, detail=f"open {result.outcome}: {result.detail}")
+            return
+        self._enter(State.PASSING, plate=plate)
+        if not self._wait_clear():
+            return
+        events: list[Event] = [Presence(at=self._now(), checkpoint=self.checkpoint, present=False)]
+        events += self._yard_events(plate)
+        self._enter(State.CLOSING, events, plate)
+        self._close(plate)
+
+    def _yard_events(self, plate: str | None) -> list[Event]:
+        yard = self.policy.yard
+        if not yard or not plate:
+            return []
+        key = plate_key(plate)
+        now = self._now()
+        conn = self.store.file.conn
+        with self.store.file.transaction():
+            if self.policy.kind == "yard-in":
+                conn.execute(
+                    "INSERT OR REPLACE INTO yard_occupancy VALUES (?, ?, ?)",
+                    (yard, key, now.isoformat()),
+                )
+                return [YardEntry(at=now, checkpoint=self.checkpoint, yard=yard, plate=plate)]
+            if self.policy.kind == "yard-out":
+                conn.execute(
+                    "DELETE FROM yard_occupancy WHERE yard = ? AND plate_key = ?", (yard, key)
+                )
+                return [YardExit(at=now, checkpoint=self.checkpoint, yard=yard, plate=plate)]
+        return []
+
+    def _close(self, plate: str | None) -> None:
+        while not self._stop.is_set():
+            result = self.barrier.close(plate)
+            if result.ok:
+                self._enter(State.IDLE)
+                return
+            if result.outcome in ("refused_presence", "reversed_presence"):
+                # someone is under the arm: it stays up until the loop is clear again
+                self._enter(State.PASSING, plate=plate, detail=result.outcome)
+                if not self._wait_clear():
+                    return
+                continue
+            self.stats.faults += 1
+            self._enter(State.FAULT, plate=plate, detail=f"close {result.outcome}: {result.detail}")
+            return
+
+    def _hold(self, plate: str | None, decision: Decision) -> None:
+        while not self._stop.is_set():
+            with self._flags:
+                override, self._override = self._override, None
+            if override is not None:
+                by, reason, command_id = override
+                self._enter(
+                    State.OPENING,
+                    [
+                        ManualOverride(
+                            at=self._now(),
+                            checkpoint=self.checkpoint,
+                            by=by,
+                            reason=reason,
+                            command_id=command_id,
+                            plate=plate,
+                        )
+                    ],
+                    plate,
+                    f"manual override by {by}",
+                )
+                self._open_and_pass(plate)
+                return
+            if self._wait_clear():  # the truck backed out: the lane is free again
+                self._enter(
+                    State.IDLE,
+                    [Presence(at=self._now(), checkpoint=self.checkpoint, present=False)],
+                )
+                return
