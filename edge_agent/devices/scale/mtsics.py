@@ -32,19 +32,11 @@ class MtSicsParser(FrameParser):
         return self.command + b"\r\n"
 
     def _next(self) -> WeightReading | None:
-        buf = self.buffer
-        while True:
-            end = buf.find(b"\n")
-            if end < 0:
-                if len(buf) > MAX_LINE:  # no line end for too long: keep only a line's worth
-                    self.rejected["garbage"] += 1
-                    del buf[:-MAX_LINE]
-                return None
-            line = bytes(buf[:end]).rstrip(b"\r").strip()
-            del buf[: end + 1]
+        while (line := self._next_line(MAX_LINE)) is not None:
             reading = self._parse(line)
             if reading is not None:
                 return reading
+        return None
 
     def _parse(self, line: bytes) -> WeightReading | None:
         # search, not match: a line torn by noise still ends in a whole reply

@@ -20,16 +20,7 @@ class StGsParser(FrameParser):
     protocol = "stgs"
 
     def _next(self) -> WeightReading | None:
-        buf = self.buffer
-        while True:
-            end = buf.find(b"\n")
-            if end < 0:
-                if len(buf) > MAX_LINE:  # no line end for too long: keep only a line's worth
-                    self.rejected["garbage"] += 1
-                    del buf[:-MAX_LINE]
-                return None
-            line = bytes(buf[:end]).rstrip(b"\r").strip()
-            del buf[: end + 1]
+        while (line := self._next_line(MAX_LINE)) is not None:
             if not line:
                 continue
             m = _LINE.search(line)  # noise before a whole line still leaves the line readable
@@ -56,3 +47,4 @@ class StGsParser(FrameParser):
             return WeightReading(
                 kg=kg, stable=status == b"ST", net=net, raw=line, protocol=self.protocol
             )
+        return None

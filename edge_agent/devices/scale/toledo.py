@@ -38,26 +38,7 @@ class ToledoParser(FrameParser):
         return super().feed(data.translate(_SEVEN_BITS))
 
     def _next(self) -> WeightReading | None:
-        buf = self.buffer
-        while True:
-            start = buf.find(STX)
-            if start < 0:
-                if buf:
-                    self.rejected["garbage"] += 1
-                buf.clear()
-                return None
-            if start:
-                del buf[:start]
-                self.rejected["garbage"] += 1
-            if len(buf) < self.frame_len:
-                return None
-            frame = bytes(buf[: self.frame_len])
-            reading = self._parse(frame)
-            if reading is None:
-                del buf[:1]
-                continue
-            del buf[: self.frame_len]
-            return reading
+        return self._fixed_frame(bytes([STX]), self.frame_len, self._parse)
 
     def _parse(self, frame: bytes) -> WeightReading | None:
         swa, swb = frame[1], frame[2]

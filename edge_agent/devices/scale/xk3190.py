@@ -46,27 +46,14 @@ class Xk3190Parser(FrameParser):
         self.stability = stability or StabilityTracker()
 
     def _next(self) -> WeightReading | None:
-        buf = self.buffer
-        while True:
-            start = buf.find(STX)
-            if start < 0:
-                if buf:
-                    self.rejected["garbage"] += 1
-                buf.clear()
-                return None
-            if start:
-                del buf[:start]
-                self.rejected["garbage"] += 1
-            if len(buf) < FRAME0_LEN:
-                return None
-            frame = bytes(buf[:FRAME0_LEN])
-            reason = self._invalid(frame)
-            if reason:
-                self.rejected[reason] += 1
-                del buf[:1]  # resynchronise on the next STX
-                continue
-            del buf[:FRAME0_LEN]
-            return self._reading(frame)
+        return self._fixed_frame(bytes([STX]), FRAME0_LEN, self._frame0)
+
+    def _frame0(self, frame: bytes) -> WeightReading | None:
+        reason = self._invalid(frame)
+        if reason:
+            self.rejected[reason] += 1
+            return None
+        return self._reading(frame)
 
     @staticmethod
     def _invalid(frame: bytes) -> str | None:
@@ -100,26 +87,7 @@ class Xk3190A12Parser(FrameParser):
         self.unit_scale = unit_scale
 
     def _next(self) -> WeightReading | None:
-        buf = self.buffer
-        while True:
-            start = buf.find(b"W")
-            if start < 0:
-                if buf:
-                    self.rejected["garbage"] += 1
-                buf.clear()
-                return None
-            if start:
-                del buf[:start]
-                self.rejected["garbage"] += 1
-            if len(buf) < self.FRAME_LEN:
-                return None
-            frame = bytes(buf[: self.FRAME_LEN])
-            reading = self._parse(frame)
-            if reading is None:
-                del buf[:1]
-                continue
-            del buf[: self.FRAME_LEN]
-            return reading
+        return self._fixed_frame(b"W", self.FRAME_LEN, self._parse)
 
     def _parse(self, frame: bytes) -> WeightReading | None:
         if frame[1:2] not in (b"G", b"N") or frame[9:11] != b"kg" or frame[13:15] != b"\r\n":
