@@ -53,15 +53,19 @@ def _vn_number(digits: str) -> str:
 
 
 def _as_vn(text: str, lines: int) -> Plate | None:
+    """The reading that fits a Vietnamese format with the fewest characters swapped."""
     if len(text) < 7:
         return None
     head = text[:2].translate(TO_DIGIT)
-    if lines == 2 and len(text) == 9:  # 59-L2 149.99: motorbike two-line
+    candidates: list[Plate] = []
+    if lines == 2 and len(text) in (8, 9):  # 59-L2 149.99 / 54-T1 5417: motorbike two-line
         fixed = head + text[2].translate(TO_LETTER) + text[3] + text[4:].translate(TO_DIGIT)
         m = _VN_MOTO.match(fixed)
-        if m:
+        if m and (len(text) == 9 or not text[3].isdigit()):
             p, s, s2, n = m.groups()
-            return Plate(fixed, f"{p}-{s}{s2} {_vn_number(n)}", "VN", "vn-moto", fixed != text)
+            candidates.append(
+                Plate(fixed, f"{p}-{s}{s2} {_vn_number(n)}", "VN", "vn-moto", fixed != text)
+            )
     for series_len in (1, 2):
         series = text[2 : 2 + series_len].translate(TO_LETTER)
         fixed = head + series + text[2 + series_len :].translate(TO_DIGIT)
@@ -69,8 +73,10 @@ def _as_vn(text: str, lines: int) -> Plate | None:
         if m:
             p, s, n = m.groups()
             kind = "vn-trailer" if s == "R" else "vn"
-            return Plate(fixed, f"{p}{s}-{_vn_number(n)}", "VN", kind, fixed != text)
-    return None
+            candidates.append(Plate(fixed, f"{p}{s}-{_vn_number(n)}", "VN", kind, fixed != text))
+    if not candidates:
+        return None
+    return min(candidates, key=lambda c: sum(a != b for a, b in zip(c.text, text, strict=True)))
 
 
 def _as_cn(text: str) -> Plate | None:
