@@ -81,6 +81,8 @@ class Outcome:
     decision: str | None
     reasons: list[str]
     seconds: float
+    #: loop on -> the barrier board receiving the open pulse (automatic openings only)
+    open_latency_ms: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -326,7 +328,7 @@ class ScenarioRun:
                 self.log("  (broker started)")
                 self.broker_up()
                 broker_is_down = False
-            report.outcomes.append(self._drive(i, truck))
+            report.outcomes.append(self.drive(i, truck))
             o = report.outcomes[-1]
             self.log(
                 f"  truck {i:>2} {truck.plate:<14} expected {truck.expect:<4} got "
@@ -337,17 +339,23 @@ class ScenarioRun:
         report.closes_while_occupied = len(self.barrier.closes_while_occupied())
         return report
 
-    def _drive(self, index: int, truck: Truck) -> Outcome:
+    def drive(self, index: int, truck: Truck) -> Outcome:
+        """One truck through the lane: shown, weighed, on the loop, decided, gone."""
         started = time.monotonic()
         seq = self._last_seq()
         self.camera.show(truck.plate, two_line=truck.two_line, night=truck.night)
         self.scale.set_weight(truck.weight_kg)
-        time.sleep(0.15)
+        # the truck stops on the weighbridge, then noses onto the barrier's loop
+        time.sleep(max(0.15, self.scale.settled_at() - time.monotonic() + 0.05))
+        trigger = time.monotonic()
         self.barrier.set_vehicle(True)
         found = self._wait(lambda: self._decision_after(seq), 20, f"truck {index}'s decision")
         _, decision = found
+        latency = None
         if decision.decision == "open":
             self._wait(lambda: self.barrier.state()["open_limit"], 10, "the barrier to open")
+            opens = [r.at for r in self.barrier.received if r.relay == 0 and r.at >= trigger]
+            latency = (opens[0] - trigger) * 1000 if opens else None
         time.sleep(0.1)
         self.barrier.set_vehicle(False)  # drives through, or backs away from a held lane
         self.scale.set_weight(0)
@@ -358,7 +366,12 @@ class ScenarioRun:
             f"the lane to be idle after truck {index}",
         )
         return Outcome(
-            index, truck, decision.decision, list(decision.reasons), time.monotonic() - started
+            index,
+            truck,
+            decision.decision,
+            list(decision.reasons),
+            time.monotonic() - started,
+            latency,
         )
 
     def stop(self) -> None:

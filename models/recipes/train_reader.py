@@ -86,6 +86,17 @@ def main() -> int:
     )
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument(
+        "--init",
+        default=None,
+        help="start from this checkpoint's weights (fine-tuning), new schedule",
+    )
+    parser.add_argument(
+        "--data-seed",
+        type=int,
+        default=reader_data.SEED_TRAIN,
+        help="seed of the synthetic training renders",
+    )
     parser.add_argument("--out", default=str(ROOT / "models"))
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
@@ -95,7 +106,7 @@ def main() -> int:
     torch.manual_seed(args.seed)
     rng = random.Random(args.seed)
 
-    train_lines, train_texts = load_synthetic(args.synthetic, reader_data.SEED_TRAIN, "train")
+    train_lines, train_texts = load_synthetic(args.synthetic, args.data_seed, "train")
     held_lines, held_texts = load_synthetic(2000, reader_data.SEED_HELDOUT, "heldout")
     real_images, real_texts = load_ccpd("train")
     eval_images, eval_texts = load_ccpd("eval")
@@ -115,6 +126,9 @@ def main() -> int:
     ctc = nn.CTCLoss(blank=BLANK, zero_infinity=True)
     checkpoint = CACHE / "reader.ckpt"
     step = 0
+    if args.init:
+        model.load_state_dict(torch.load(args.init, weights_only=False)["model"])
+        print(f"starting from the weights in {args.init}")
     if args.resume and checkpoint.exists():
         state = torch.load(checkpoint, weights_only=False)
         model.load_state_dict(state["model"])

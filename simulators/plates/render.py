@@ -22,6 +22,10 @@ from simulators.plates.texts import PlateSpec
 LATIN_FONTS = (
     "/usr/share/fonts/truetype/roboto/unhinted/RobotoCondensed-Bold.ttf",
     "/usr/share/fonts/truetype/roboto/unhinted/RobotoCondensed-Regular.ttf",
+    "/usr/share/fonts/truetype/roboto/unhinted/RobotoCondensed-Light.ttf",
+    "/usr/share/fonts/truetype/roboto/unhinted/RobotoCondensed-Medium.ttf",
+    "/usr/share/fonts/truetype/freefont/FreeSans.ttf",
+    "/usr/share/fonts/truetype/freefont/FreeSansBold.ttf",
     "/usr/share/fonts/truetype/dejavu/DejaVuSansCondensed-Bold.ttf",
     "/usr/share/fonts/truetype/dejavu/DejaVuSansCondensed.ttf",
     "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
@@ -57,7 +61,7 @@ def _font(path: str, size: int, index: int = 0) -> ImageFont.FreeTypeFont:
     if not Path(path).exists():
         raise FontError(
             f"font {path} is missing: apt-get install fonts-roboto-unhinted fonts-dejavu-core "
-            "fonts-noto-cjk"
+            "fonts-freefont-ttf fonts-noto-cjk"
         )
     return ImageFont.truetype(path, size, index=index)
 
@@ -110,7 +114,7 @@ def _draw_line(
             gy = y0 + (height // 2 - gh // 2 if char in "-·" else height - gh)
         else:
             gh = int(height * rng.uniform(0.9, 1.0))
-            gw = int(cell * rng.uniform(0.74, 0.88))
+            gw = int(cell * rng.uniform(0.6, 0.88))
             gy = y0 + (height - gh) // 2
         if gw < 2 or gh < 2:
             x += cell

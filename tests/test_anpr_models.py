@@ -1,0 +1,118 @@
+"""The committed OpenVINO models read plates of every layout, crop and full frame, on the CPU."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import pytest
+
+from edge_agent.anpr.engine import Anpr
+from edge_agent.anpr.vote import PlateVote
+from simulators.plates.render import Look, render_crop
+from simulators.plates.scene import render_scene
+from simulators.plates.texts import cn_plate, spec_for, vn_plate
+from tests.harness import ROOT
+
+LAYOUTS = {
+    "vn-one-line": lambda rng: spec_for("29C-123.45"),
+    "vn-truck": lambda rng: vn_plate(rng, "vn-truck"),
+    "vn-trailer": lambda rng: vn_plate(rng, "vn-trailer"),
+    "vn-two-line": lambda rng: spec_for("51F-155.85", two_line=True),
+    "vn-moto": lambda rng: vn_plate(rng, "vn-moto"),
+    "cn-blue": lambda rng: cn_plate(rng, "cn-blue", "桂"),
+    "cn-yellow": lambda rng: cn_plate(rng, "cn-yellow", "桂"),
+    "cn-two-line": lambda rng: spec_for("桂A4K9X1", two_line=True),
+    "cn-green": lambda rng: cn_plate(rng, "cn-green", "桂"),
+}
+
+
+@pytest.fixture(scope="module")
+def anpr() -> Anpr:
+    return Anpr()
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_the_reader_reads_a_rendered_plate_of_every_layout(anpr: Anpr, layout: str) -> None:
+    rng = random.Random(f"layout-{layout}")
+    right = 0
+    misses = []
+    for _ in range(6):
+        spec = LAYOUTS[layout](rng)
+        read = anpr.read_crop(render_crop(spec, rng, Look(difficulty=0.3, night_share=0)))
+        got = read.plate.text if read.plate else read.raw
+        if got == spec.text:
+            right += 1
+            assert read.lines == len(spec.lines)
+            assert 0 < read.confidence <= 1
+        else:
+            misses.append((spec.text, got))
+    assert right >= 5, f"{layout}: misread {misses}"
+
+
+def test_a_truck_frame_is_found_and_read(anpr: Anpr) -> None:
+    assert anpr.has_detector
+    rng = random.Random("frames")
+    found = read_right = 0
+    for _ in range(10):
+        scene = render_scene(rng, night=False)
+        results = anpr.read_frame(scene.image)
+        if results:
+            found += 1
+            x1, y1, x2, y2 = results[0].bbox or (0, 0, 0, 0)
+            bx1, by1, bx2, by2 = scene.boxes[0]
+            assert x1 <= (bx1 + bx2) / 2 <= x2 and y1 <= (by1 + by2) / 2 <= y2
+            read_right += any(
+                (r.plate.text if r.plate else r.raw) == scene.specs[0].text for r in results
+            )
+    assert found >= 9 and read_right >= 7
+
+
+def test_votes_across_frames_settle_on_the_plate(anpr: Anpr) -> None:
+    rng = random.Random("vote")
+    spec = spec_for("桂A12345")
+    vote = PlateVote(agree=3)
+    for _ in range(8):
+        vote.add(anpr.read_crop(render_crop(spec, rng, Look(difficulty=0.5, night_share=0))))
+        if vote.decided:
+            break
+    leader = vote.leader()
+    assert vote.decided and leader is not None and leader.text == "桂A12345"
+    assert leader.display == "桂A·12345" and leader.country == "CN"
+
+
+def test_the_cli_prints_one_json_line_per_image(tmp_path: Path) -> None:
+    rng = random.Random("cli")
+    crop = tmp_path / "crop.png"
+    spec = spec_for("12C-345.67")
+    cv2.imwrite(str(crop), render_crop(spec, rng, Look(difficulty=0.2, night_share=0))[..., ::-1])
+    frame = tmp_path / "frame.jpg"
+    cv2.imwrite(str(frame), render_scene(rng, spec=spec, night=False).image[..., ::-1])
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8 not really")
+    result = subprocess.run(
+        [sys.executable, "-m", "cuakhau", "anpr", "read", "--json", "--crop", str(crop), str(bad)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert result.returncode == 1  # one file failed
+    assert lines[0]["plates"][0]["text"] == "12C34567"
+    assert lines[0]["plates"][0]["display"] == "12C-345.67"
+    assert lines[0]["plates"][0]["country"] == "VN" and lines[0]["ms"] > 0
+    assert lines[1]["file"] == str(bad) and "error" in lines[1]
+    full = subprocess.run(
+        [sys.executable, "-m", "cuakhau", "anpr", "read", "--json", str(frame)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    plates = json.loads(full.stdout)["plates"]
+    assert plates and plates[0]["text"] == "12C34567" and len(plates[0]["bbox"]) == 4

@@ -1,0 +1,176 @@
+"""The lane end to end: real Mosquitto, central, a box process, simulators on ptys and MJPEG."""
+
+from __future__ import annotations
+
+import base64
+import time
+from pathlib import Path
+
+from simulators.scenario import Scenario, ScenarioRun, Truck, load_scenario
+from tests.harness import ROOT, Central, Mosquitto, wait_for
+
+SCENARIOS = ROOT / "simulators" / "scenarios"
+
+
+def crossings(central: Central) -> list[dict[str, object]]:
+    return list(central.get("/api/crossings?limit=1000")["items"])
+
+
+def test_a_morning_of_24_trucks_gets_every_decision_right(
+    tmp_path: Path, mosquitto: Mosquitto, central: Central
+) -> None:
+    scenario = load_scenario(SCENARIOS / "huu-nghi-morning.toml")
+    run = ScenarioRun(
+        scenario,
+        central_url=central.url,
+        mqtt_port=mosquitto.port,
+        workdir=tmp_path,
+        log=lambda _: None,
+    )
+    try:
+        run.start()
+        report = run.run()
+    finally:
+        run.stop()
+    assert len(report.outcomes) == 24
+    assert report.correct == 24, report.text()
+    assert report.closes_while_occupied == 0
+    # every crossing reaches central with its plate crop and, at the weighbridge, its weight
+    wait_for(lambda: len(crossings(central)) == 24, 30, "24 crossings at central")
+    for crossing in crossings(central):
+        assert crossing["crop_jpeg"], crossing
+        assert base64.b64decode(str(crossing["crop_jpeg"]))[:2] == b"\xff\xd8"
+        assert crossing["weight_kg"] is not None
+    held = central.get("/api/crossings?decision=hold&limit=100")["items"]
+    assert len(held) == sum(t.expect == "hold" for t in scenario.trucks)
+
+
+def test_the_same_day_with_the_broker_down_for_the_middle_third(
+    tmp_path: Path, mosquitto: Mosquitto, central: Central
+) -> None:
+    scenario = load_scenario(SCENARIOS / "tan-thanh-outage.toml")
+    assert scenario.outages
+    run = ScenarioRun(
+        scenario,
+        central_url=central.url,
+        mqtt_port=mosquitto.port,
+        workdir=tmp_path,
+        broker_down=mosquitto.stop,
+        broker_up=mosquitto.start,
+        device="tt-box",
+        log=lambda _: None,
+    )
+    try:
+        run.start()
+        report = run.run()
+        last = run._last_seq()
+    finally:
+        run.stop()
+    assert report.correct == len(scenario.trucks), report.text()
+    assert report.closes_while_occupied == 0
+    wait_for(lambda: central.acked("tt-box") >= last, 60, "every event at central")
+    assert len(central.stored_events("tt-box")) >= last
+    assert len(crossings(central)) == len(scenario.trucks)
+
+
+def _one_truck_scenario() -> Scenario:
+    return Scenario(
+        name="stuck barrier",
+        gate="CKHN",
+        protocol="",
+        policy={"checkpoint": "barrier-in", "kind": "barrier-in"},
+        trucks=[
+            Truck(plate="12C-345.67", expect="open"),
+            Truck(plate="29C-888.12", declared=False, expect="hold"),
+        ],
+    )
+
+
+def test_a_stuck_barrier_faults_the_lane_until_staff_reset_it(
+    tmp_path: Path, mosquitto: Mosquitto, central: Central
+) -> None:
+    run = ScenarioRun(
+        _one_truck_scenario(),
+        central_url=central.url,
+        mqtt_port=mosquitto.port,
+        workdir=tmp_path,
+        device="stuck-box",
+        log=lambda _: None,
+    )
+    try:
+        run.start()
+        run.barrier.set_fault("stuck")
+        run.camera.show("12C-345.67")
+        run.barrier.set_vehicle(True)
+        wait_for(lambda: run._lane_state() == "fault", 30, "the lane in fault")
+        opens = [r for r in run.barrier.received if r.relay == 0]
+        assert len(opens) == 1
+        wait_for(
+            lambda: central.get("/api/events?kind=device_fault&device=stuck-box")["items"],
+            20,
+            "the fault at central",
+        )
+        faults = central.get("/api/events?kind=device_fault&device=stuck-box")["items"]
+        assert "open limit" in faults[0]["message"]
+        # nothing more is commanded while faulted, whatever arrives
+        run.barrier.set_vehicle(False)
+        time.sleep(0.5)
+        run.barrier.set_vehicle(True)
+        time.sleep(1.0)
+        assert len([r for r in run.barrier.received if r.relay == 0]) == 1
+        assert run._lane_state() == "fault"
+        # staff reset it from central once the technician fixed the arm
+        run.barrier.set_fault("none")
+        run.barrier.set_vehicle(False)
+        status, body = central.send(
+            "POST",
+            "/api/devices/stuck-box/commands",
+            {"action": "reset_fault", "by": "tech.tran", "checkpoint": "barrier-in"},
+        )
+        assert status == 202 and body["published"]
+        wait_for(lambda: run._lane_state() == "idle", 20, "the lane back to idle")
+    finally:
+        run.stop()
+
+
+def test_staff_open_a_held_lane_once_and_it_is_recorded(
+    tmp_path: Path, mosquitto: Mosquitto, central: Central
+) -> None:
+    run = ScenarioRun(
+        _one_truck_scenario(),
+        central_url=central.url,
+        mqtt_port=mosquitto.port,
+        workdir=tmp_path,
+        device="held-box",
+        log=lambda _: None,
+    )
+    try:
+        run.start()
+        run.camera.show("29C-888.12")
+        run.barrier.set_vehicle(True)
+        wait_for(lambda: run._lane_state() == "held", 30, "the lane holding the truck")
+        code, body = central.send(
+            "POST",
+            "/api/devices/held-box/commands",
+            {"action": "open", "by": "guard.le", "checkpoint": "barrier-in"},
+        )
+        assert code == 400 and "reason" in body["detail"]
+        code, body = central.send(
+            "POST",
+            "/api/devices/held-box/commands",
+            {"action": "open", "by": "guard.le", "reason": "escorted", "checkpoint": "barrier-in"},
+        )
+        assert code == 202
+        wait_for(lambda: run.barrier.state()["open_limit"], 20, "the barrier open")
+        run.barrier.set_vehicle(False)
+        wait_for(lambda: run._lane_state() == "idle", 20, "the lane idle")
+        overrides = wait_for(
+            lambda: central.get("/api/events?kind=manual_override&device=held-box")["items"],
+            20,
+            "the override at central",
+        )
+        assert overrides[0]["by"] == "guard.le" and overrides[0]["reason"] == "escorted"
+        assert overrides[0]["command_id"] == body["command"]["id"]
+        assert len([r for r in run.barrier.received if r.relay == 0]) == 1
+    finally:
+        run.stop()
