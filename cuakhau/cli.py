@@ -42,12 +42,18 @@ def _agent_run(args: argparse.Namespace) -> int:
     from edge_agent.config import ConfigError, load_config
     from edge_agent.runner import run_agent
 
+    from edge_agent.anpr.engine import ModelMissingError
+
     try:
         config = load_config(args.config)
     except ConfigError as exc:
         print(f"cuakhau: {exc}", file=sys.stderr)
         return 2
-    run_agent(config)
+    try:
+        run_agent(config)
+    except ModelMissingError as exc:
+        print(f"cuakhau: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

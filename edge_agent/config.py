@@ -123,4 +123,6 @@ def load_config(path: str | Path) -> AgentConfig:
     store_path = Path(config.store.path)
     if not store_path.is_absolute():
         config.store.path = str(path.parent / store_path)
+    if config.models and not Path(config.models).is_absolute():
+        config.models = str(path.parent / config.models)
     return config

@@ -72,3 +72,16 @@ def test_central_sees_a_box_go_offline_by_its_last_will(
     wait_for(lambda: status() == "online", 20, "the box online")
     agent.kill()  # no goodbye: the broker publishes the will after 1.5 x keepalive (5 s)
     wait_for(lambda: status() == "offline", 20, "the box offline")
+
+
+def test_a_lane_without_its_models_says_which_file_is_missing(tmp_path: Path) -> None:
+    path = tmp_path / "box.toml"
+    path.write_text(
+        'device = "hn-b1"\ngate = "CKHN"\nmodels = "no-models-here"\n'
+        '[mqtt]\nport = 1\n[[lanes]]\n[lanes.barrier]\nurl = "/dev/null"\n'
+        '[lanes.policy]\ncheckpoint = "barrier-in"\nkind = "barrier-in"\n',
+        encoding="utf-8",
+    )
+    result = cuakhau("agent", "run", "--config", str(path))
+    assert result.returncode == 2
+    assert "no-models-here/plate_reader.xml is missing" in result.stderr
