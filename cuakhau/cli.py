@@ -39,10 +39,9 @@ def _central_serve(args: argparse.Namespace) -> int:
 
 
 def _agent_run(args: argparse.Namespace) -> int:
+    from edge_agent.anpr.engine import ModelMissingError
     from edge_agent.config import ConfigError, load_config
     from edge_agent.runner import run_agent
-
-    from edge_agent.anpr.engine import ModelMissingError
 
     try:
         config = load_config(args.config)
