@@ -86,8 +86,14 @@ class Mosquitto:
             self.process.wait(timeout=10)
         self.process = None
 
-    def sys_counter(self, topic: str, timeout: float = 10.0) -> int:
-        """Read one of the broker's ``$SYS`` counters (needs ``sys_interval`` in the config)."""
+    def sys_counter(
+        self, topic: str, timeout: float = 10.0, until: Callable[[int], bool] = lambda v: True
+    ) -> int:
+        """One of the broker's ``$SYS`` counters (needs ``sys_interval`` in the config).
+
+        ``$SYS`` values are retained and refreshed every ``sys_interval``: the first one heard
+        may be stale, so this listens until a value satisfies ``until`` (or returns the last).
+        """
         import threading
 
         import paho.mqtt.client as mqtt
@@ -99,19 +105,20 @@ class Mosquitto:
 
         def on_message(_c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
             got.append(int(msg.payload.decode()))
-            done.set()
+            if until(got[-1]):
+                done.set()
 
         client.on_message = on_message
         client.on_connect = lambda c, *_: c.subscribe(topic)
         client.connect("127.0.0.1", self.port)
         client.loop_start()
         try:
-            if not done.wait(timeout):
+            if not done.wait(timeout) and not got:
                 raise AssertionError(f"no {topic} from mosquitto within {timeout}s")
         finally:
             client.loop_stop()
             client.disconnect()
-        return got[0]
+        return got[-1]
 
 
 class Proc:

@@ -114,7 +114,9 @@ def test_broker_dropping_queued_messages_while_central_is_paused_loses_nothing(
 
     time.sleep(3)  # the box publishes its whole window; the broker drops what exceeds 10
     assert central.acked("hn-b4") == 200
-    dropped = broker.sys_counter("$SYS/broker/publish/messages/dropped")
+    dropped = broker.sys_counter(
+        "$SYS/broker/publish/messages/dropped", timeout=20, until=lambda v: v > 0
+    )
     assert dropped > 0, "the broker dropped nothing; the test did not exercise the trap"
     central.signal(signal.SIGCONT)
     wait_for(lambda: drained(central, "hn-b4", 5_200), 90, "every event after central resumes")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from edge_agent.anpr.engine import PlateResult
@@ -37,12 +38,16 @@ class PlateVote:
             return
         self._reads[read.plate.text].append(read)
 
-    def leader(self) -> VoteResult | None:
+    def leader(self, prefer: Callable[[str], bool] | None = None) -> VoteResult | None:
+        """The plate with most votes; with ``prefer``, a preferred plate that has reached
+        ``agree`` votes comes first (e.g. one the declaration cache knows)."""
         if not self._reads:
             return None
-        text, reads = max(
-            self._reads.items(), key=lambda kv: (len(kv[1]), sum(r.confidence for r in kv[1]))
-        )
+        items = list(self._reads.items())
+        if prefer is not None:
+            preferred = [kv for kv in items if len(kv[1]) >= self.agree and prefer(kv[0])]
+            items = preferred or items
+        text, reads = max(items, key=lambda kv: (len(kv[1]), sum(r.confidence for r in kv[1])))
         best = max(reads, key=lambda r: r.confidence)
         assert best.plate is not None
         return VoteResult(

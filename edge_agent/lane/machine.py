@@ -64,6 +64,9 @@ class IdentifySettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     #: one read this sure, of a plate the cache knows, decides without waiting for more
     fast_confidence: float = 0.95
     min_confidence: float = 0.5
+    #: agreement on a plate the cache does not know: keep reading this much longer (within
+    #: timeout_s) in case it is a misread of one it knows -- a hold deserves the evidence
+    unknown_extra_s: float = 1.0
 
 
 class LaneSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -315,6 +318,11 @@ class Lane:
             return None
         s = self.settings.identify
         vote = PlateVote(agree=s.agree, min_confidence=s.min_confidence)
+        extra_until: float | None = None
+
+        def known(text: str) -> bool:
+            return bool(self.store.declarations.for_plate(text))
+
         deadline = trigger + s.timeout_s
         latest = self.camera.latest()
         after = (
@@ -333,16 +341,16 @@ class Lane:
             results = self.anpr.read_frame(frame.image, keep_crops=True)
             if results:
                 vote.add(max(results, key=lambda r: r.detector_score or 0.0))
-            lead = vote.leader()
+            lead = vote.leader(known)
+            if lead is None:
+                continue
+            if known(lead.text) and (vote.decided or lead.confidence >= s.fast_confidence):
+                break
             if vote.decided:
-                break
-            if (
-                lead is not None
-                and lead.confidence >= s.fast_confidence
-                and self.store.declarations.for_plate(lead.text)
-            ):
-                break
-        return vote.leader()
+                extra_until = extra_until or time.monotonic() + s.unknown_extra_s
+                if time.monotonic() >= extra_until:
+                    break
+        return vote.leader(known)
 
     def _weigh(self) -> Weighing:
         assert self.scale is not None
