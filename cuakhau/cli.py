@@ -85,6 +85,34 @@ def _agent_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _agent_operator(args: argparse.Namespace) -> int:
+    import sqlite3
+
+    from edge_agent.config import ConfigError, load_config
+    from edge_agent.lane.operator import submit, wait_outcome
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"cuakhau: {exc}", file=sys.stderr)
+        return 2
+    checkpoints = [lane.policy.checkpoint for lane in config.lanes]
+    if args.checkpoint not in checkpoints:
+        print(
+            f"cuakhau: no lane {args.checkpoint!r} on this box; lanes: {checkpoints}",
+            file=sys.stderr,
+        )
+        return 2
+    if args.action == "open" and not args.reason.strip():
+        print("cuakhau: a manual open needs --reason (it is recorded)", file=sys.stderr)
+        return 2
+    conn = sqlite3.connect(config.store.path, timeout=30)
+    command_id = submit(conn, args.checkpoint, args.action, args.by, args.reason)
+    outcome = wait_outcome(conn, command_id, args.wait)
+    print(outcome or f"not taken within {args.wait:g} s (is the agent running?)")
+    return 0 if outcome in ("opening", "reset") else 1
+
+
 def _demo(args: argparse.Namespace) -> int:
     from cuakhau.demo import run_demo
 
@@ -122,6 +150,15 @@ def build_parser() -> argparse.ArgumentParser:
     status = agent.add_parser("status", help="print the local store's state as JSON")
     status.add_argument("--config", required=True)
     status.set_defaults(func=_agent_status)
+
+    operator = agent.add_parser("operator", help="a local operator's command to a lane")
+    operator.add_argument("--config", required=True)
+    operator.add_argument("--checkpoint", required=True)
+    operator.add_argument("--action", choices=("open", "reset_fault"), required=True)
+    operator.add_argument("--by", required=True, help="who gives the command (recorded)")
+    operator.add_argument("--reason", default="", help="why (required for open)")
+    operator.add_argument("--wait", type=float, default=10.0, help="seconds to wait for the lane")
+    operator.set_defaults(func=_agent_operator)
 
     demo = sub.add_parser("demo", help="central + embedded broker + one agent, synthetic traffic")
     demo.add_argument("--duration", type=float, default=0, help="stop after N seconds (0: Ctrl-C)")

@@ -174,3 +174,66 @@ def test_staff_open_a_held_lane_once_and_it_is_recorded(
         assert len([r for r in run.barrier.received if r.relay == 0]) == 1
     finally:
         run.stop()
+
+
+def test_a_local_operator_opens_a_held_lane_with_the_link_down(
+    tmp_path: Path, mosquitto: Mosquitto, central: Central
+) -> None:
+    import subprocess
+    import sys
+
+    run = ScenarioRun(
+        _one_truck_scenario(),
+        central_url=central.url,
+        mqtt_port=mosquitto.port,
+        workdir=tmp_path,
+        device="local-box",
+        log=lambda _: None,
+    )
+    try:
+        run.start()
+        mosquitto.stop()  # no central: the operator at the box decides
+        run.camera.show("29C-888.12")
+        run.barrier.set_vehicle(True)
+        wait_for(lambda: run._lane_state() == "held", 30, "the lane holding the truck")
+        config = tmp_path / "local-box.toml"
+
+        def operator(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "cuakhau",
+                    "agent",
+                    "operator",
+                    "--config",
+                    str(config),
+                    "--checkpoint",
+                    "barrier-in",
+                    *args,
+                ],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+
+        refused = operator("--action", "open", "--by", "op.nguyen")
+        assert refused.returncode == 2 and "--reason" in refused.stderr
+        done = operator("--action", "open", "--by", "op.nguyen", "--reason", "driver has papers")
+        assert done.returncode == 0 and done.stdout.strip() == "opening"
+        wait_for(lambda: run.barrier.state()["open_limit"], 20, "the barrier open")
+        run.barrier.set_vehicle(False)
+        wait_for(lambda: run._lane_state() == "idle", 20, "the lane idle")
+        again = operator("--action", "open", "--by", "op.nguyen", "--reason", "again")
+        assert again.returncode == 1 and "ignored: the lane is idle" in again.stdout
+        mosquitto.start()
+        overrides = wait_for(
+            lambda: central.get("/api/events?kind=manual_override&device=local-box")["items"],
+            30,
+            "the override at central once the link is back",
+        )
+        assert overrides[0]["by"] == "op.nguyen"
+        assert overrides[0]["command_id"].startswith("local-")
+    finally:
+        run.stop()

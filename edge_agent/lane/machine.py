@@ -27,6 +27,7 @@ from edge_agent.camera.source import FrameSource
 from edge_agent.devices.barrier.controller import BarrierController
 from edge_agent.devices.barrier.driver import BarrierCommError
 from edge_agent.devices.scale.reader import ScaleReader
+from edge_agent.lane.operator import SCHEMA as OPERATOR_SCHEMA
 from edge_agent.lane.policy import Decision, Policy, Weighing, decide
 from edge_agent.store import EdgeStore
 from protocol.messages import (
@@ -124,8 +125,9 @@ class Lane:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._comm_down = False
+        self._operator_polled = 0.0
         with store.transaction() as tx:
-            for statement in _SCHEMA:
+            for statement in (*_SCHEMA, OPERATOR_SCHEMA):
                 tx.execute(statement)
         row = store.file.conn.execute(
             "SELECT state, detail FROM lane_state WHERE checkpoint = ?", (self.checkpoint,)
@@ -230,7 +232,35 @@ class Lane:
             self._stop.wait(self.settings.poll_s)
         return False
 
+    def _poll_operator(self) -> None:
+        """Take the next local operator command for this lane, if any (see lane/operator.py)."""
+        conn = self.store.file.conn
+        with self.store.file.lock:
+            row = conn.execute(
+                "SELECT id, action, by, reason, at FROM operator_commands WHERE checkpoint = ?"
+                " AND taken_at IS NULL ORDER BY id LIMIT 1",
+                (self.checkpoint,),
+            ).fetchone()
+        if row is None:
+            return
+        command_id, action, by, reason, at = row
+        age = (self._now() - datetime.fromisoformat(at)).total_seconds()
+        if age > 60:  # never act on a stale command: it was meant for another truck
+            outcome = f"expired: given {age:.0f} s ago"
+        elif action == "open" and self.state is State.HELD:
+            outcome = "opening" if self.override(by, reason, f"local-{command_id}") else "refused"
+        elif action == "reset_fault" and self.state is State.FAULT:
+            outcome = "reset" if self.reset_fault(by) else "refused"
+        else:
+            outcome = f"ignored: the lane is {self.state.value}"
+        with self.store.file.transaction() as tx:
+            tx.execute(
+                "UPDATE operator_commands SET taken_at = ?, outcome = ? WHERE id = ?",
+                (self._now().isoformat(), outcome, command_id),
+            )
+
     def _take_override(self) -> bool:
+        self._poll_operator()
         with self._flags:
             return self._override is not None
 
@@ -238,6 +268,7 @@ class Lane:
 
     def _step(self) -> None:
         if self.state is State.FAULT:
+            self._poll_operator()
             with self._flags:
                 by, self._reset = self._reset, None
             if by:
@@ -246,6 +277,9 @@ class Lane:
             else:
                 self._stop.wait(0.2)
             return
+        if time.monotonic() - self._operator_polled > 0.2:
+            self._operator_polled = time.monotonic()
+            self._poll_operator()  # answers (ignores) commands given to an idle lane
         if self._present() is not True:
             self._stop.wait(self.settings.poll_s)
             return
