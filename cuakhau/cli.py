@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from edge_agent.config import AgentConfig
 
 
 def _central_serve(args: argparse.Namespace) -> int:
@@ -38,15 +42,23 @@ def _central_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _agent_run(args: argparse.Namespace) -> int:
-    from edge_agent.anpr.engine import ModelMissingError
+def _agent_config(path: str) -> AgentConfig | None:
+    """The box's config, or None after saying on stderr what is wrong with it."""
     from edge_agent.config import ConfigError, load_config
-    from edge_agent.runner import run_agent
 
     try:
-        config = load_config(args.config)
+        return load_config(path)
     except ConfigError as exc:
         print(f"cuakhau: {exc}", file=sys.stderr)
+        return None
+
+
+def _agent_run(args: argparse.Namespace) -> int:
+    from edge_agent.anpr.engine import ModelMissingError
+    from edge_agent.runner import run_agent
+
+    config = _agent_config(args.config)
+    if config is None:
         return 2
     try:
         run_agent(config)
@@ -59,13 +71,10 @@ def _agent_run(args: argparse.Namespace) -> int:
 def _agent_status(args: argparse.Namespace) -> int:
     import json
 
-    from edge_agent.config import ConfigError, load_config
     from edge_agent.store import EdgeStore
 
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        print(f"cuakhau: {exc}", file=sys.stderr)
+    config = _agent_config(args.config)
+    if config is None:
         return 2
     store = EdgeStore(config.store.path, synchronous=config.store.synchronous)
     print(
@@ -88,13 +97,10 @@ def _agent_status(args: argparse.Namespace) -> int:
 def _agent_operator(args: argparse.Namespace) -> int:
     import sqlite3
 
-    from edge_agent.config import ConfigError, load_config
     from edge_agent.lane.operator import submit, wait_outcome
 
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        print(f"cuakhau: {exc}", file=sys.stderr)
+    config = _agent_config(args.config)
+    if config is None:
         return 2
     checkpoints = [lane.policy.checkpoint for lane in config.lanes]
     if args.checkpoint not in checkpoints:

@@ -21,19 +21,39 @@ def test_an_open_command_delivered_late_is_refused(tmp_path: Path) -> None:
     try:
         store = EdgeStore(tmp_path / "box.db")
         driver = ModbusRelayBarrier(ModbusBarrierSettings(url=sim.path))
-        lane = Lane(LaneSettings(policy=Policy(checkpoint="barrier-in", kind="barrier-in")),
-                    store, BarrierController(driver, store, "barrier-in"))
+        lane = Lane(
+            LaneSettings(policy=Policy(checkpoint="barrier-in", kind="barrier-in")),
+            store,
+            BarrierController(driver, store, "barrier-in"),
+        )
         lanes = Lanes(lanes=[lane])
         lane.state = State.HELD  # a truck is held now
 
         def command(age_s: float) -> Command:
-            return Command(id="c1", device="box", action="open", by="staff", reason="x",
-                           checkpoint="barrier-in",
-                           at=datetime.now(UTC) - timedelta(seconds=age_s))
+            return Command(
+                id="c1",
+                device="box",
+                action="open",
+                by="staff",
+                reason="x",
+                checkpoint="barrier-in",
+                at=datetime.now(UTC) - timedelta(seconds=age_s),
+            )
 
         assert lanes.on_command(command(600)) is False  # queued while the box was offline
         assert lanes.on_command(command(1)) is True
-        assert lanes.on_command(Command(id="c2", device="box", action="open", by="s",
-                                        at=datetime.now(UTC), checkpoint="yard-out")) is False
+        assert (
+            lanes.on_command(
+                Command(
+                    id="c2",
+                    device="box",
+                    action="open",
+                    by="s",
+                    at=datetime.now(UTC),
+                    checkpoint="yard-out",
+                )
+            )
+            is False
+        )
     finally:
         sim.stop()

@@ -94,8 +94,7 @@ class Lanes:
         age = (datetime.now(UTC) - command.at).total_seconds()
         if command.action == "open" and abs(age) > COMMAND_MAX_AGE_S:
             # delivered late (the box was offline): it was meant for a truck long gone
-            log.warning("ignoring open command %s from %s: %.0f s old", command.id, command.by,
-                        age)
+            log.warning("ignoring open command %s from %s: %.0f s old", command.id, command.by, age)
             return False
         if command.action == "open":
             return lane.override(command.by, command.reason, command.id)
