@@ -237,3 +237,19 @@ def test_a_local_operator_opens_a_held_lane_with_the_link_down(
         assert overrides[0]["command_id"].startswith("local-")
     finally:
         run.stop()
+
+
+def test_testers_run_a_shipped_scenario_from_the_command_line() -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "cuakhau", "sim", "scenario", str(SCENARIOS / "yard-in-full.toml")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "6/6 decisions as expected" in result.stdout
+    assert "yard_full" in result.stdout
