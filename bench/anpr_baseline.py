@@ -16,13 +16,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
+import cv2
+import numpy as np
 
-from edge_agent.anpr.images import load_image  # noqa: E402
-from edge_agent.anpr.normaliser import normalise  # noqa: E402
-from edge_agent.anpr.preprocess import is_two_line  # noqa: E402
-from models.recipes.reader_data import ccpd_split, vn_items  # noqa: E402
+from edge_agent.anpr.images import load_image
+from edge_agent.anpr.normaliser import normalise
+from edge_agent.anpr.preprocess import is_two_line
+from models.recipes.reader_data import ccpd_split, vn_items
 
 
 def _varint(data: bytes, i: int) -> tuple[int, int]:
@@ -57,7 +57,7 @@ def main() -> int:
 
     def read(rgb: np.ndarray) -> str:
         bgr = rgb[..., ::-1]
-        h, w = bgr.shape[:2]
+        h = bgr.shape[0]
         lines = [bgr]
         if is_two_line(rgb):  # PP-OCR reads lines: give it the two lines as one
             top, bottom = bgr[: int(h * 0.54)], bgr[int(h * 0.42) :]
