@@ -6,6 +6,7 @@ import argparse
 import json
 import signal
 import threading
+from collections.abc import Callable
 from typing import Any
 
 
@@ -16,8 +17,28 @@ def _wait_until_stopped() -> None:
     stop.wait()
 
 
-def run_scale(args: argparse.Namespace) -> int:
+def _serve(
+    control_port: int,
+    state: Callable[[], Any],
+    actions: dict[str, Callable[[dict[str, Any]], Any]],
+    info: dict[str, Any],
+    stop: Callable[[], None],
+) -> int:
+    """Run a simulator's HTTP control port, print where things are, wait for Ctrl-C/SIGTERM."""
     from simulators.control_http import ControlServer
+
+    control = ControlServer("127.0.0.1", control_port, state, actions)
+    control.start()
+    print(json.dumps({**info, "control": f"http://127.0.0.1:{control.port}"}), flush=True)
+    try:
+        _wait_until_stopped()
+    finally:
+        control.stop()
+        stop()
+    return 0
+
+
+def run_scale(args: argparse.Namespace) -> int:
     from simulators.scale.simulator import ScaleSimulator
 
     sim = ScaleSimulator(args.protocol, rate_hz=args.rate)
@@ -34,8 +55,7 @@ def run_scale(args: argparse.Namespace) -> int:
         sim.set_weight(kg)
         return kg
 
-    control = ControlServer(
-        "127.0.0.1",
+    return _serve(
         args.control_port,
         sim.state,
         {
@@ -43,59 +63,35 @@ def run_scale(args: argparse.Namespace) -> int:
             "fault": fault,
             "overload": lambda b: sim.set_overload(bool(b.get("on", True))),
         },
+        {"pty": sim.path, "protocol": args.protocol},
+        sim.stop,
     )
-    control.start()
-    print(
-        json.dumps(
-            {
-                "pty": sim.path,
-                "protocol": args.protocol,
-                "control": f"http://127.0.0.1:{control.port}",
-            }
-        ),
-        flush=True,
-    )
-    try:
-        _wait_until_stopped()
-    finally:
-        control.stop()
-        sim.stop()
-    return 0
 
 
 def run_barrier(args: argparse.Namespace) -> int:
     from simulators.barrier.simulator import BarrierSimulator
-    from simulators.control_http import ControlServer
 
     sim = BarrierSimulator(unit=args.unit, travel_s=args.travel)
     sim.start()
-    control = ControlServer(
-        "127.0.0.1",
+
+    def fault(body: dict[str, Any]) -> str:
+        mode = body.get("mode")
+        if mode not in ("none", "stuck", "no_limit", "silent"):
+            raise ValueError("mode is one of none, stuck, no_limit, silent")
+        sim.set_fault(mode)
+        return str(mode)
+
+    return _serve(
         args.control_port,
         sim.state,
-        {
-            "vehicle": lambda b: sim.set_vehicle(bool(b["present"])),
-            "fault": lambda b: sim.set_fault(b["mode"]),
-        },
+        {"vehicle": lambda b: sim.set_vehicle(bool(b["present"])), "fault": fault},
+        {"pty": sim.path, "unit": args.unit},
+        sim.stop,
     )
-    control.start()
-    print(
-        json.dumps(
-            {"pty": sim.path, "unit": args.unit, "control": f"http://127.0.0.1:{control.port}"}
-        ),
-        flush=True,
-    )
-    try:
-        _wait_until_stopped()
-    finally:
-        control.stop()
-        sim.stop()
-    return 0
 
 
 def run_camera(args: argparse.Namespace) -> int:
     from simulators.camera import CameraSimulator
-    from simulators.control_http import ControlServer
 
     cam = CameraSimulator(port=args.port, fps=args.fps, video_path=args.video).start()
     if args.plate:
@@ -107,19 +103,13 @@ def run_camera(args: argparse.Namespace) -> int:
         )
         return str(body["plate"])
 
-    control = ControlServer(
-        "127.0.0.1", args.control_port, cam.state, {"show": show, "clear": lambda b: cam.clear()}
+    return _serve(
+        args.control_port,
+        cam.state,
+        {"show": show, "clear": lambda b: cam.clear()},
+        {"stream": cam.url},
+        cam.stop,
     )
-    control.start()
-    print(
-        json.dumps({"stream": cam.url, "control": f"http://127.0.0.1:{control.port}"}), flush=True
-    )
-    try:
-        _wait_until_stopped()
-    finally:
-        control.stop()
-        cam.stop()
-    return 0
 
 
 def run_scenario(args: argparse.Namespace) -> int:

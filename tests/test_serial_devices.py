@@ -257,6 +257,11 @@ def test_testers_drive_the_simulators_from_the_command_line() -> None:
         post(barrier_info["control"] + "/vehicle", {"present": True})
         assert driver.read_inputs().vehicle_present
         assert driver.close().outcome == "refused_presence"
+        import urllib.error
+
+        with pytest.raises(urllib.error.HTTPError) as bad:
+            post(barrier_info["control"] + "/fault", {"mode": "banana"})
+        assert bad.value.code == 400
     finally:
         reader.stop()
         for proc in (scale, barrier):
