@@ -17,6 +17,7 @@ from protocol.messages import (
     DeclarationChanges,
     DeviceState,
     Event,
+    event_kind,
 )
 from protocol.plates import plate_key
 from protocol.sqlite_file import SqliteFile, Synchronous
@@ -84,10 +85,6 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-def _kind(event: Event) -> str:
-    return type(event).__struct_config__.tag  # type: ignore[return-value]
-
-
 def _event_plate_key(event: Event) -> str | None:
     plate = getattr(event, "plate", None)
     if not plate:
@@ -118,7 +115,7 @@ class CentralStore:
                 device,
                 e.seq,
                 e.id,
-                _kind(e),
+                event_kind(e),
                 e.at.astimezone(UTC).isoformat(),
                 e.checkpoint,
                 _event_plate_key(e),

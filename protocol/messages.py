@@ -104,6 +104,12 @@ Event = (
     | DeviceFault
 )
 
+
+def event_kind(event: Event) -> str:
+    """The ``kind`` tag of an event (``plate_read``, ``lane_decision``, ...)."""
+    return str(type(event).__struct_config__.tag)
+
+
 EVENT_KINDS: tuple[str, ...] = (
     "plate_read",
     "weight_measured",

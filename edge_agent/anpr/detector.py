@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -71,7 +70,3 @@ def decode(
         if box[2] - box[0] >= 4 and box[3] - box[1] >= 3:
             found.append(Detection(box, float(heat[y, x])))
     return found
-
-
-def model_path(models_dir: Path) -> Path:
-    return models_dir / "plate_detector.xml"

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import threading
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -157,20 +156,10 @@ class Anpr:
             if crop.shape[0] >= 8 and crop.shape[1] >= 16:
                 crops.append(crop)
                 boxes.append((box, score))
-        results = []
-        for r, crop, (box, score) in zip(self.read_crops(crops), crops, boxes, strict=True):
-            results.append(
-                PlateResult(
-                    r.raw,
-                    r.plate,
-                    r.lines,
-                    r.confidence,
-                    r.char_confidences,
-                    box,
-                    round(score, 4),
-                    crop if keep_crops else None,
-                )
-            )
+        results = [
+            replace(r, bbox=box, detector_score=round(score, 4), crop=crop if keep_crops else None)
+            for r, crop, (box, score) in zip(self.read_crops(crops), crops, boxes, strict=True)
+        ]
         return results
 
 
@@ -179,9 +168,3 @@ def jpeg(rgb: np.ndarray, quality: int = 85) -> bytes:
     if not ok:
         raise ValueError("could not encode JPEG")
     return bytes(data)
-
-
-def timed(fn: Any, *args: Any) -> tuple[Any, float]:
-    started = time.perf_counter()
-    result = fn(*args)
-    return result, (time.perf_counter() - started) * 1000

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import msgspec
 
+from edge_agent.store.declarations import DeclarationCache
 from protocol.codec import decode_event, encode_event
-from protocol.messages import Event
+from protocol.messages import Event, event_kind
 from protocol.sqlite_file import SqliteFile, Synchronous
 
 _SCHEMA = """
@@ -58,7 +59,7 @@ class Transaction:
             (
                 seq,
                 stamped.id,
-                _kind(stamped),
+                event_kind(stamped),
                 stamped.at.astimezone(UTC).isoformat(),
                 encode_event(stamped),
             ),
@@ -68,10 +69,6 @@ class Transaction:
 
     def execute(self, sql: str, params: Sequence[object] = ()) -> sqlite3.Cursor:
         return self.conn.execute(sql, params)
-
-
-def _kind(event: Event) -> str:
-    return type(event).__struct_config__.tag  # type: ignore[return-value]
 
 
 class EdgeStore:
@@ -97,8 +94,6 @@ class EdgeStore:
                 "UPDATE meta SET value = max(value, (SELECT coalesce(max(seq), 0) FROM outbox))"
                 " WHERE key = 'last_seq'"
             )
-        from edge_agent.store.declarations import DeclarationCache
-
         self.declarations = DeclarationCache(self.file)
 
     @property

@@ -19,7 +19,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from edge_agent.config import AgentConfig
@@ -46,7 +46,6 @@ class SyncStats:
     declaration_changes_applied: int = 0
     sync_requests: int = 0
     commands: int = 0
-    extra: dict[str, int] = field(default_factory=dict)
 
 
 class OutboxSync:
@@ -313,6 +312,3 @@ class OutboxSync:
             pruned = self.store.prune()
             if pruned:
                 log.info("pruned %d acknowledged events past retention", pruned)
-
-    def drained(self) -> bool:
-        return self.store.acked_seq() >= self.store.last_seq()

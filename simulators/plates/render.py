@@ -7,7 +7,6 @@ Fonts come from Debian packages (``fonts-roboto-unhinted``, ``fonts-dejavu-core`
 
 from __future__ import annotations
 
-import io
 import random
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -310,9 +309,3 @@ def camera_view(plate: np.ndarray, rng: random.Random, look: Look = Look()) -> n
 
 def render_crop(spec: PlateSpec, rng: random.Random, look: Look = Look()) -> np.ndarray:
     return camera_view(draw_plate(spec, rng, px_per_mm=rng.uniform(0.5, 0.9)), rng, look)
-
-
-def to_png(rgb: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, format="PNG")
-    return buffer.getvalue()
