@@ -218,7 +218,7 @@ class CommandRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     action: Literal["open", "reset_fault", "resync", "reload_config"]
     by: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
     reason: Annotated[str, msgspec.Meta(max_length=500)] = ""
-    checkpoint: str | None = None
+    checkpoint: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
 
 
 class CommandSent(msgspec.Struct):

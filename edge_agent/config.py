@@ -78,8 +78,16 @@ class ScaleConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     protocol: str
     url: str
     baudrate: int = 9600
-    bytesize: int = 8
+    bytesize: Literal[7, 8] = 8
     parity: Literal["N", "E", "O"] = "N"
+
+    def __post_init__(self) -> None:
+        from edge_agent.devices.scale.protocols import PARSERS
+
+        if self.protocol not in PARSERS:
+            raise ValueError(
+                f"scale: unknown protocol {self.protocol!r}; one of {', '.join(sorted(PARSERS))}"
+            )
 
 
 class LaneConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

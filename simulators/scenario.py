@@ -277,13 +277,18 @@ class ScenarioRun:
         rows = self._query("SELECT coalesce(max(seq), 0) FROM outbox")
         return int(rows[0][0]) if rows else 0
 
-    @staticmethod
-    def _wait(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+    def _wait(self, predicate: Callable[[], Any], timeout: float, what: str) -> Any:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             value = predicate()
             if value:
                 return value
+            if self.agent is not None and self.agent.poll() is not None:
+                log = (self.workdir / f"{self.device}.log").read_text(errors="replace")
+                raise RuntimeError(
+                    f"the gate box exited with {self.agent.returncode} while waiting for "
+                    f"{what}:\n{log[-2000:]}"
+                )
             time.sleep(0.05)
         raise TimeoutError(f"timed out waiting for {what}")
 

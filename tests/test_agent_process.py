@@ -85,3 +85,16 @@ def test_a_lane_without_its_models_says_which_file_is_missing(tmp_path: Path) ->
     result = cuakhau("agent", "run", "--config", str(path))
     assert result.returncode == 2
     assert "no-models-here/plate_reader.xml is missing" in result.stderr
+
+
+def test_an_unknown_scale_protocol_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "box.toml"
+    path.write_text(
+        'device = "hn-b1"\ngate = "CKHN"\n[[lanes]]\n[lanes.barrier]\nurl = "/dev/null"\n'
+        '[lanes.scale]\nprotocol = "yaohua-9"\nurl = "/dev/null"\n'
+        '[lanes.policy]\ncheckpoint = "barrier-in"\nkind = "barrier-in"\n',
+        encoding="utf-8",
+    )
+    result = cuakhau("agent", "run", "--config", str(path))
+    assert result.returncode == 2
+    assert "unknown protocol 'yaohua-9'" in result.stderr and "toledo" in result.stderr
