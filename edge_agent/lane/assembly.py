@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from edge_agent.anpr.engine import Anpr
 from edge_agent.camera.source import FrameSource
@@ -21,9 +20,6 @@ from edge_agent.store import EdgeStore
 from protocol.messages import Command
 
 log = logging.getLogger("cuakhau.agent.lanes")
-
-#: an ``open`` older than this (central's clock vs the box's) is refused
-COMMAND_MAX_AGE_S = 60.0
 
 
 def make_barrier(config: BarrierConfig) -> BarrierDriver:
@@ -91,13 +87,8 @@ class Lanes:
         lane = self.by_checkpoint(command.checkpoint)
         if lane is None:
             return False
-        age = (datetime.now(UTC) - command.at).total_seconds()
-        if command.action == "open" and abs(age) > COMMAND_MAX_AGE_S:
-            # delivered late (the box was offline): it was meant for a truck long gone
-            log.warning("ignoring open command %s from %s: %.0f s old", command.id, command.by, age)
-            return False
         if command.action == "open":
-            return lane.override(command.by, command.reason, command.id)
+            return lane.override(command.by, command.reason, command.id, command.at)
         if command.action == "reset_fault":
             return lane.reset_fault(command.by)
         return False

@@ -45,6 +45,9 @@ from protocol.plates import plate_key
 
 log = logging.getLogger("cuakhau.agent.lane")
 
+#: a manual open older than this (central's or the operator's clock vs the box's) is refused
+COMMAND_MAX_AGE_S = 60.0
+
 
 class State(Enum):
     IDLE = "idle"
@@ -138,8 +141,22 @@ class Lane:
 
     # -- commands ------------------------------------------------------------------------------
 
-    def override(self, by: str, reason: str, command_id: str | None = None) -> bool:
-        """Open a held lane once (staff or local operator). False if the lane is not held."""
+    def override(self, by: str, reason: str, command_id: str | None, issued_at: datetime) -> bool:
+        """Open a held lane once (staff or local operator).
+
+        False if the lane is not held, or if the command is older than ``COMMAND_MAX_AGE_S``
+        (queued while the box was offline, it was meant for a truck long gone).
+        """
+        age = (self._now() - issued_at).total_seconds()
+        if abs(age) > COMMAND_MAX_AGE_S:
+            log.warning(
+                "lane %s: ignoring open %s from %s, %.0f s old",
+                self.checkpoint,
+                command_id,
+                by,
+                age,
+            )
+            return False
         if self.state is not State.HELD:
             return False
         with self._flags:
@@ -244,11 +261,13 @@ class Lane:
         if row is None:
             return
         command_id, action, by, reason, at = row
-        age = (self._now() - datetime.fromisoformat(at)).total_seconds()
-        if age > 60:  # never act on a stale command: it was meant for another truck
+        issued_at = datetime.fromisoformat(at)
+        age = (self._now() - issued_at).total_seconds()
+        if age > COMMAND_MAX_AGE_S:
             outcome = f"expired: given {age:.0f} s ago"
         elif action == "open" and self.state is State.HELD:
-            outcome = "opening" if self.override(by, reason, f"local-{command_id}") else "refused"
+            opened = self.override(by, reason, f"local-{command_id}", issued_at)
+            outcome = "opening" if opened else "refused"
         elif action == "reset_fault" and self.state is State.FAULT:
             outcome = "reset" if self.reset_fault(by) else "refused"
         else:
