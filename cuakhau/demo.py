@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,7 +19,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from central.broker import free_port
+from central.broker import PortTakenError, check_port_free, free_port
+from simulators.scenario_cli import wait_for_central
 
 SCENARIO = (
     Path(__file__).resolve().parent.parent / "simulators" / "scenarios" / "huu-nghi-morning.toml"
@@ -28,32 +28,16 @@ SCENARIO = (
 
 
 def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
+    try:
+        check_port_free("127.0.0.1", port, "central HTTP API")
+    except PortTakenError:
+        return False
     return True
 
 
 def _get(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=5) as response:
         return json.loads(response.read())
-
-
-def _wait_central(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"central exited with code {process.returncode}")
-        try:
-            if _get(f"{url}/health")["mqtt_connected"]:
-                return
-        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"central did not answer on {url} within {timeout:.0f}s")
 
 
 def run_demo(duration: float = 0, http_port: int | None = None, workdir: str | None = None) -> int:
@@ -95,7 +79,7 @@ def run_demo(duration: float = 0, http_port: int | None = None, workdir: str | N
 
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        _wait_central(api, central)
+        wait_for_central(api, central)
         scenario = load_scenario(SCENARIO)
         run = ScenarioRun(
             scenario,

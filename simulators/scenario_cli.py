@@ -58,6 +58,22 @@ class _Mosquitto:
             self.proc.wait(timeout=10)
 
 
+def wait_for_central(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """Until central answers ``/health`` connected to its broker; RuntimeError if it exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"central exited with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if json.loads(response.read())["mqtt_connected"]:
+                    return
+        except OSError:  # not listening yet (URLError, refused, timeout)
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"central did not answer on {url} within {timeout:.0f}s")
+
+
 def run_scenario_file(file: str, keep: bool = False) -> int:
     try:
         scenario = load_scenario(file)
@@ -94,17 +110,7 @@ def run_scenario_file(file: str, keep: bool = False) -> int:
     url = f"http://127.0.0.1:{http_port}"
     run = None
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
-                    if json.loads(r.read())["mqtt_connected"]:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("central did not start; see " + str(work / "central.log"))
-            time.sleep(0.3)
+        wait_for_central(url, central)
         print(
             f"scenario {scenario.name}: {len(scenario.trucks)} trucks; central {url}; files {work}"
         )
