@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from edge_agent.anpr.detector import INPUT_H, INPUT_W, STRIDE, decode, detector_input
 from models.recipes import detector_data
+from models.recipes.checkpoint import export_ir, load_checkpoint, save_checkpoint
 from models.recipes.detector_net import DetectorNet
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -133,13 +134,7 @@ def main() -> int:
     checkpoint = CACHE / "detector.ckpt"
     step = 0
     if args.resume and checkpoint.exists():
-        state = torch.load(checkpoint, weights_only=False)
-        model.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
-        schedule.load_state_dict(state["schedule"])
-        step = state["step"]
-        rng.setstate(state["rng"])
-        print(f"resumed at step {step}")
+        step = load_checkpoint(checkpoint, model, optimiser, schedule, rng)
     started = time.monotonic()
     bar = tqdm(total=args.steps, initial=step, desc="detector", unit="step")
     model.train()
@@ -166,16 +161,7 @@ def main() -> int:
         bar.update(1)
         bar.set_postfix(loss=f"{loss_avg:.3f}")
         if step % 250 == 0 or step == args.steps:
-            torch.save(
-                {
-                    "model": model.state_dict(),
-                    "optimiser": optimiser.state_dict(),
-                    "schedule": schedule.state_dict(),
-                    "step": step,
-                    "rng": rng.getstate(),
-                },
-                checkpoint,
-            )
+            save_checkpoint(checkpoint, model, optimiser, schedule, step, rng)
         if step % 1000 == 0 or step == args.steps:
             bar.write(f"step {step}: {evaluate(model, held_images[:200], held_boxes[:200])}")
     bar.close()
@@ -184,20 +170,12 @@ def main() -> int:
         "train_minutes": round((time.monotonic() - started) / 60, 1),
         **evaluate(model, held_images, held_boxes),
     }
-    export(model, Path(args.out))
+    export_ir(
+        model, (1, 3, INPUT_H, INPUT_W), Path(args.out) / "plate_detector.xml", dynamic_batch=False
+    )
     (Path(args.out) / "plate_detector.metrics.json").write_text(json.dumps(metrics, indent=1))
     print(json.dumps(metrics))
     return 0
-
-
-def export(model: nn.Module, out: Path) -> None:
-    import openvino as ov
-
-    model.eval()
-    ov_model = ov.convert_model(model, example_input=torch.zeros(1, 3, INPUT_H, INPUT_W))
-    out.mkdir(parents=True, exist_ok=True)
-    ov.save_model(ov_model, str(out / "plate_detector.xml"), compress_to_fp16=True)
-    print(f"exported {out / 'plate_detector.xml'}")
 
 
 if __name__ == "__main__":

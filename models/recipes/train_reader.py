@@ -23,6 +23,7 @@ from tqdm import tqdm
 from edge_agent.anpr.charset import BLANK, CHARS, NUM_CLASSES, encode_text
 from edge_agent.anpr.preprocess import reader_line, standardise
 from models.recipes import reader_data
+from models.recipes.checkpoint import export_ir, load_checkpoint, save_checkpoint
 from models.recipes.reader_net import ReaderNet
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,14 +131,7 @@ def main() -> int:
         model.load_state_dict(torch.load(args.init, weights_only=False)["model"])
         print(f"starting from the weights in {args.init}")
     if args.resume and checkpoint.exists():
-        state = torch.load(checkpoint, weights_only=False)
-        model.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
-        schedule.load_state_dict(state["schedule"])
-        step = state["step"]
-        rng.setstate(state["rng"])
-        torch.set_rng_state(state["torch_rng"])
-        print(f"resumed at step {step}")
+        step = load_checkpoint(checkpoint, model, optimiser, schedule, rng)
 
     n_real = round(args.batch * args.real_share) if real_images else 0
     started = time.monotonic()
@@ -171,18 +165,7 @@ def main() -> int:
         bar.update(1)
         bar.set_postfix(loss=f"{loss_avg:.3f}")
         if step % 250 == 0 or step == args.steps:
-            CACHE.mkdir(parents=True, exist_ok=True)
-            torch.save(
-                {
-                    "model": model.state_dict(),
-                    "optimiser": optimiser.state_dict(),
-                    "schedule": schedule.state_dict(),
-                    "step": step,
-                    "rng": rng.getstate(),
-                    "torch_rng": torch.get_rng_state(),
-                },
-                checkpoint,
-            )
+            save_checkpoint(checkpoint, model, optimiser, schedule, step, rng)
         if step % 1000 == 0 or step == args.steps:
             syn = evaluate(model, held_lines[:1000], held_texts[:1000])
             real = evaluate(model, eval_lines, eval_texts)
@@ -196,21 +179,10 @@ def main() -> int:
         "heldout_synthetic_exact": evaluate(model, held_lines, held_texts),
         "ccpd_eval_half_exact": evaluate(model, eval_lines, eval_texts),
     }
-    export(model, Path(args.out))
+    export_ir(model, (1, 1, 32, 128), Path(args.out) / "plate_reader.xml", dynamic_batch=True)
     (Path(args.out) / "plate_reader.metrics.json").write_text(json.dumps(metrics, indent=1))
     print(json.dumps(metrics))
     return 0
-
-
-def export(model: nn.Module, out: Path) -> None:
-    import openvino as ov
-
-    model.eval()
-    ov_model = ov.convert_model(model, example_input=torch.zeros(1, 1, 32, 128))
-    ov_model.reshape({0: [-1, 1, 32, 128]})
-    out.mkdir(parents=True, exist_ok=True)
-    ov.save_model(ov_model, str(out / "plate_reader.xml"), compress_to_fp16=True)
-    print(f"exported {out / 'plate_reader.xml'}")
 
 
 if __name__ == "__main__":
