@@ -74,6 +74,7 @@ def test_central_says_clearly_which_port_is_taken(tmp_path: Path) -> None:
 
 def test_the_demo_setup_step_installs_without_extras() -> None:
     # scripts/demo runs scripts/setup with no extra: it once produced an invalid ".[]"
-    result = subprocess.run(["bash", "scripts/setup"], cwd=ROOT, capture_output=True, text=True,
-                            timeout=600)
+    result = subprocess.run(
+        ["bash", "scripts/setup"], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0, result.stderr[-2000:]

@@ -105,6 +105,8 @@ def test_the_barrier_opens_and_the_open_limit_confirms_it(
     assert barrier.driver.position() is BarrierPosition.OPEN
     # The open pulse is a board-timed flash: the relay drops by itself.
     assert barrier_sim.received[-1].value == 5  # 0.5 s in tenths
+    time.sleep(0.6)
+    assert barrier.driver.read_relays() == [False] * 8  # the board ended the pulse (FC01 read)
     (event,) = store.read()
     assert isinstance(event, BarrierActuated) and event.confirmed and event.plate == "12C34567"
     assert barrier.close().ok
