@@ -10,7 +10,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from edge_agent.anpr.charset import BLANK, CHARS
+from edge_agent.anpr import ctc
 from edge_agent.anpr.detector import decode, detector_input, letterbox
 from edge_agent.anpr.normaliser import Plate, normalise
 from edge_agent.anpr.preprocess import check_image, reader_line, standardise
@@ -46,23 +46,6 @@ class PlateResult:
             "confidence": round(self.confidence, 4),
             "bbox": list(self.bbox) if self.bbox else None,
         }
-
-
-def ctc_decode(logp: np.ndarray) -> tuple[str, list[float]]:
-    """Greedy CTC: (text, per-character probability) from T x C log-probabilities."""
-    best = logp.argmax(axis=1)
-    probs = np.exp(logp.max(axis=1))
-    chars: list[str] = []
-    confs: list[float] = []
-    prev = BLANK
-    for k, p in zip(best.tolist(), probs.tolist(), strict=True):
-        if k != BLANK and k != prev:
-            chars.append(CHARS[k - 1])
-            confs.append(p)
-        elif k != BLANK and k == prev and confs:
-            confs[-1] = max(confs[-1], p)
-        prev = k
-    return "".join(chars), confs
 
 
 class Anpr:
@@ -116,19 +99,32 @@ class Anpr:
         x = standardise(np.stack(lines_in))
         with self._lock:
             logp = self._reader_request.infer({0: x})[0]
-        out = []
-        for i, n in enumerate(layouts):
-            raw, confs = ctc_decode(np.asarray(logp[i]))
-            out.append(
-                PlateResult(
-                    raw=raw,
-                    plate=normalise(raw, n),
-                    lines=n,
-                    confidence=min(confs) if confs else 0.0,
-                    char_confidences=tuple(round(c, 4) for c in confs),
-                )
-            )
-        return out
+        return [self._decode(np.asarray(logp[i]), n) for i, n in enumerate(layouts)]
+
+    @staticmethod
+    def _decode(logp: np.ndarray, lines: int) -> PlateResult:
+        """The greedy reading; when it fits no plate format, the likeliest reading that does
+        (its confidence is then its share of the alternatives, never more)."""
+        raw, confs = ctc.greedy(logp)
+        plate = normalise(raw, lines)
+        if plate is None and raw:
+            for text, share in ctc.candidates(logp)[1:]:
+                alternative = normalise(text, lines)
+                if alternative is not None:
+                    return PlateResult(
+                        raw=text,
+                        plate=alternative,
+                        lines=lines,
+                        confidence=share,
+                        char_confidences=tuple(round(share, 4) for _ in text),
+                    )
+        return PlateResult(
+            raw=raw,
+            plate=plate,
+            lines=lines,
+            confidence=min(confs) if confs else 0.0,
+            char_confidences=tuple(round(c, 4) for c in confs),
+        )
 
     def detect(self, frame: np.ndarray) -> list[tuple[tuple[int, int, int, int], float]]:
         if self._detector_request is None:
