@@ -48,7 +48,12 @@ def test_confusables_are_swapped_only_where_the_format_decides(raw: str, text: s
 
 
 @pytest.mark.parametrize(
-    "raw", ["", "hello", "123", "12345678", "ABCDEFGHIJ", "12C345", "桂", "桂A123", "1234C567"]
+    "raw",
+    [
+        *("", "hello", "123", "12345678", "ABCDEFGHIJ", "12C345", "桂", "桂A123", "1234C567"),
+        "51FA44614",  # no FA series: a stray character between series and number
+        "29AH51796",
+    ],
 )
 def test_non_plates_are_refused(raw: str) -> None:
     assert normalise(raw) is None

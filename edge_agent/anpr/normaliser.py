@@ -35,6 +35,13 @@ TO_LETTER = str.maketrans({"0": "D", "8": "B", "5": "S", "2": "Z", "6": "G", "4"
 CN_TAIL = str.maketrans({"I": "1", "O": "0"})
 
 _VN = re.compile(r"^(\d{2})([A-Z]{1,2})(\d{4,5})$")
+#: Two-letter series on car and truck plates: LD foreign-invested firms, KT army enterprises,
+#: NG/NN/QT/CV diplomatic, foreign and international bodies, DA projects, TD test vehicles,
+#: HC restricted use, MK tractors, MD electric, RM semi-trailers. Any other pair is a misread
+#: (an extra character between series and number, such as 51F-A44.614).
+VN_SERIES_PAIRS = frozenset(
+    {"LD", "KT", "NG", "NN", "QT", "CV", "DA", "TD", "HC", "MK", "MD", "RM"}
+)
 _VN_MOTO = re.compile(r"^(\d{2})([A-Z])([A-Z0-9])(\d{4,5})$")
 _CN = re.compile(rf"^([{CN_PROVINCES}]?)([A-HJ-NP-Z])([A-HJ-NP-Z0-9]{{5,6}})$")
 
@@ -70,7 +77,7 @@ def _as_vn(text: str, lines: int) -> Plate | None:
         series = text[2 : 2 + series_len].translate(TO_LETTER)
         fixed = head + series + text[2 + series_len :].translate(TO_DIGIT)
         m = _VN.match(fixed)
-        if m:
+        if m and (len(m.group(2)) == 1 or m.group(2) in VN_SERIES_PAIRS):
             p, s, n = m.groups()
             kind = "vn-trailer" if s == "R" else "vn"
             candidates.append(Plate(fixed, f"{p}{s}-{_vn_number(n)}", "VN", kind, fixed != text))
