@@ -25,16 +25,21 @@ SEED_HELDOUT = 424242
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
 
 
-def _render_chunk(args: tuple[int, int, float]) -> tuple[np.ndarray, list[str], list[int]]:
+def _render_chunk(
+    args: tuple[int, int, float, float],
+) -> tuple[np.ndarray, list[str], list[int]]:
     from simulators.plates.render import Look, render_crop
-    from simulators.plates.texts import random_plate
+    from simulators.plates.texts import random_plate, vn_plate
 
-    seed, count, vn_share = args
+    seed, count, vn_share, moto_share = args
     rng = random.Random(seed)
     lines = np.empty((count, 32, 128), np.uint8)
     texts, layouts = [], []
     for i in range(count):
-        spec = random_plate(rng, vn_share)
+        if moto_share and rng.random() < moto_share:
+            spec = vn_plate(rng, "vn-moto")
+        else:
+            spec = random_plate(rng, vn_share)
         look = Look(difficulty=rng.uniform(0.2, 1.0))
         lines[i], n = reader_line(render_crop(spec, rng, look))
         texts.append(spec.text)
@@ -43,11 +48,18 @@ def _render_chunk(args: tuple[int, int, float]) -> tuple[np.ndarray, list[str], 
 
 
 def synthetic(
-    count: int, seed: int, workers: int = 2, vn_share: float = 0.5, progress: bool = True
+    count: int,
+    seed: int,
+    workers: int = 2,
+    vn_share: float = 0.5,
+    progress: bool = True,
+    moto_share: float = 0.0,
 ) -> tuple[np.ndarray, list[str], list[int]]:
+    """``count`` renders; ``moto_share`` of them forced to be Vietnamese two-line motorbike
+    plates (the hardest layout: five narrow characters on the top line)."""
     chunk = 500
     jobs = [
-        (seed * 100_003 + i, min(chunk, count - i * chunk), vn_share)
+        (seed * 100_003 + i, min(chunk, count - i * chunk), vn_share, moto_share)
         for i in range((count + chunk - 1) // chunk)
     ]
     out_lines, out_texts, out_layouts = [], [], []

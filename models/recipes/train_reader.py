@@ -42,12 +42,15 @@ def greedy(logp: torch.Tensor) -> list[str]:
     return out
 
 
-def load_synthetic(count: int, seed: int, name: str) -> tuple[np.ndarray, list[str]]:
-    path = CACHE / f"{name}-{count}-{seed}.npz"
+def load_synthetic(
+    count: int, seed: int, name: str, moto_share: float = 0.0
+) -> tuple[np.ndarray, list[str]]:
+    moto = f"-moto{moto_share:g}" if moto_share else ""
+    path = CACHE / f"{name}-{count}-{seed}{moto}.npz"
     if path.exists():
         data = np.load(path, allow_pickle=False)
         return data["lines"], [str(t) for t in data["texts"]]
-    lines, texts, _ = reader_data.synthetic(count, seed)
+    lines, texts, _ = reader_data.synthetic(count, seed, moto_share=moto_share)
     CACHE.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(path, lines=lines, texts=np.array(texts))
     return lines, texts
@@ -98,6 +101,12 @@ def main() -> int:
         default=reader_data.SEED_TRAIN,
         help="seed of the synthetic training renders",
     )
+    parser.add_argument(
+        "--moto-share",
+        type=float,
+        default=0.0,
+        help="extra share of Vietnamese motorbike two-line plates in the training renders",
+    )
     parser.add_argument("--out", default=str(ROOT / "models"))
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
@@ -107,7 +116,9 @@ def main() -> int:
     torch.manual_seed(args.seed)
     rng = random.Random(args.seed)
 
-    train_lines, train_texts = load_synthetic(args.synthetic, args.data_seed, "train")
+    train_lines, train_texts = load_synthetic(
+        args.synthetic, args.data_seed, "train", args.moto_share
+    )
     held_lines, held_texts = load_synthetic(2000, reader_data.SEED_HELDOUT, "heldout")
     real_images, real_texts = load_ccpd("train")
     eval_images, eval_texts = load_ccpd("eval")

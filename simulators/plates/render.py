@@ -1,8 +1,10 @@
 """Rendering plates: layout by char cells, then the camera's view of them (perspective, blur,
 glare, dirt, night/IR, JPEG).
 
-Fonts come from Debian packages (``fonts-roboto-unhinted``, ``fonts-dejavu-core`` and
-``fonts-noto-cjk`` for the province characters); ``FontError`` says which to install.
+Latin characters are set in the project's own stroke font (``stroke_font``, the narrow face of
+real plates) or in a Debian font (``fonts-roboto-unhinted``, ``fonts-dejavu-core``,
+``fonts-freefont-ttf``, ``fonts-liberation``, ``fonts-urw-base35``: condensed and narrow sans);
+province characters in ``fonts-noto-cjk``. ``FontError`` says which to install.
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from simulators.plates import stroke_font
 from simulators.plates.texts import PlateSpec
+
+STROKE = "stroke"  # font key of the project's own stroke font (simulators/plates/stroke_font)
 
 LATIN_FONTS = (
     "/usr/share/fonts/truetype/roboto/unhinted/RobotoCondensed-Bold.ttf",
@@ -28,7 +33,13 @@ LATIN_FONTS = (
     "/usr/share/fonts/truetype/dejavu/DejaVuSansCondensed-Bold.ttf",
     "/usr/share/fonts/truetype/dejavu/DejaVuSansCondensed.ttf",
     "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationSansNarrow-Regular.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationSansNarrow-Bold.ttf",
+    "/usr/share/fonts/opentype/urw-base35/NimbusSansNarrow-Regular.otf",
+    "/usr/share/fonts/opentype/urw-base35/NimbusSansNarrow-Bold.otf",
 )
+#: How often a plate is set in the project's stroke font rather than a Debian font.
+STROKE_SHARE = {"VN": 0.6, "CN": 0.35}
 CJK_FONTS = (
     ("/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc", 2),  # index 2: SC
     ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 2),
@@ -60,7 +71,7 @@ def _font(path: str, size: int, index: int = 0) -> ImageFont.FreeTypeFont:
     if not Path(path).exists():
         raise FontError(
             f"font {path} is missing: apt-get install fonts-roboto-unhinted fonts-dejavu-core "
-            "fonts-freefont-ttf fonts-noto-cjk"
+            "fonts-freefont-ttf fonts-liberation fonts-urw-base35 fonts-noto-cjk"
         )
     return ImageFont.truetype(path, size, index=index)
 
@@ -76,6 +87,8 @@ def available_latin_fonts() -> list[str]:
 def _glyph(char: str, font_key: tuple[str, int]) -> np.ndarray:
     """A tightly cropped glyph mask (uint8, 255 = ink)."""
     path, index = font_key
+    if path == STROKE:
+        return stroke_font.glyph_mask(char, stroke_font.WEIGHTS[index])
     font = _font(path, 96, index)
     canvas = Image.new("L", (160, 160), 0)
     ImageDraw.Draw(canvas).text((20, 10), char, font=font, fill=255)
@@ -91,13 +104,14 @@ def _draw_line(
     line: str,
     box: tuple[int, int, int, int],
     colour: tuple[int, int, int],
-    latin: str,
+    latin: tuple[str, int],
     cjk: tuple[str, int],
     rng: random.Random,
 ) -> None:
     x0, y0, x1, y1 = box
     weights = [0.45 if c in "-.·" else 1.0 for c in line]
     unit = (x1 - x0) / sum(weights)
+    condense = rng.uniform(0.75, 1.15)  # how narrow this plate's face is drawn
     x = float(x0)
     height = y1 - y0
     for char, w in zip(line, weights, strict=True):
@@ -105,7 +119,7 @@ def _draw_line(
         if char == " ":
             x += cell
             continue
-        font_key = cjk if ord(char) > 0x2E80 else (latin, 0)
+        font_key = cjk if ord(char) > 0x2E80 else latin
         glyph = _glyph("-" if char == "-" else char, font_key)
         if char in "-.·":
             gh = max(2, int(height * (0.1 if char == "-" else 0.12)))
@@ -113,7 +127,8 @@ def _draw_line(
             gy = y0 + (height // 2 - gh // 2 if char in "-·" else height - gh)
         else:
             gh = int(height * rng.uniform(0.9, 1.0))
-            gw = int(cell * rng.uniform(0.6, 0.88))
+            natural = glyph.shape[1] / max(1, glyph.shape[0]) * gh * condense
+            gw = int(min(natural * rng.uniform(0.95, 1.05), cell * 0.94))
             gy = y0 + (height - gh) // 2
         if gw < 2 or gh < 2:
             x += cell
@@ -126,8 +141,11 @@ def _draw_line(
         x += cell
 
 
-def draw_plate(spec: PlateSpec, rng: random.Random, px_per_mm: float = 1.0) -> np.ndarray:
-    """The plate face, straight on, RGB uint8."""
+def draw_plate(
+    spec: PlateSpec, rng: random.Random, px_per_mm: float = 1.0, font: str | None = None
+) -> np.ndarray:
+    """The plate face, straight on, RGB uint8. ``font``: ``STROKE`` (the project's stroke
+    font) or a font file for the Latin characters; by default one is picked at random."""
     family = "vn" if spec.country == "VN" else "cn"
     key = (
         ("vn-moto", 2)
@@ -149,7 +167,10 @@ def draw_plate(spec: PlateSpec, rng: random.Random, px_per_mm: float = 1.0) -> n
     cv2.rectangle(
         plate, (border, border), (w - border - 1, h - border - 1), fg, max(1, border // 2)
     )
-    latin = rng.choice(available_latin_fonts())
+    latin = font or (
+        STROKE if rng.random() < STROKE_SHARE[spec.country] else rng.choice(available_latin_fonts())
+    )
+    latin_key = (latin, rng.randrange(len(stroke_font.WEIGHTS)) if latin == STROKE else 0)
     cjk = next(((p, i) for p, i in CJK_FONTS if Path(p).exists()), None)
     if spec.country == "CN" and cjk is None:
         raise FontError("Chinese plates need fonts-noto-cjk (apt-get install fonts-noto-cjk)")
@@ -157,21 +178,27 @@ def draw_plate(spec: PlateSpec, rng: random.Random, px_per_mm: float = 1.0) -> n
     mx = int(w * rng.uniform(0.05, 0.08))
     if len(spec.lines) == 1:
         my = int(h * rng.uniform(0.13, 0.2))
-        _draw_line(plate, spec.lines[0], (mx, my, w - mx, h - my), fg, latin, cjk, rng)
+        _draw_line(plate, spec.lines[0], (mx, my, w - mx, h - my), fg, latin_key, cjk, rng)
     else:
         split = rng.uniform(0.44, 0.5)
         my = int(h * 0.08)
         top_w = 0.6 if spec.kind != "vn-moto" else 0.8
         tx = int(w * (1 - top_w) / 2)
         _draw_line(
-            plate, spec.lines[0], (tx, my, w - tx, int(h * split) - my // 2), fg, latin, cjk, rng
+            plate,
+            spec.lines[0],
+            (tx, my, w - tx, int(h * split) - my // 2),
+            fg,
+            latin_key,
+            cjk,
+            rng,
         )
         _draw_line(
             plate,
             spec.lines[1],
             (mx, int(h * split) + my // 2, w - mx, h - my),
             fg,
-            latin,
+            latin_key,
             cjk,
             rng,
         )
@@ -267,22 +294,24 @@ def camera_view(plate: np.ndarray, rng: random.Random, look: Look = Look()) -> n
             -1,
         )
         glare = cv2.GaussianBlur(glare, (0, 0), max(2.0, w / 30))[..., None]
-        img = img + glare * 255 * rng.uniform(0.3, 0.8) * d
+        img = img + glare * 255 * rng.uniform(0.2, 0.55) * d
     img = np.clip(img, 0, 255).astype(np.uint8)
     pad = rng.uniform(0.0, 0.12)
     img = _perspective(img, rng, 0.06 * d + 0.01, pad, _surround(rng))
     # resolution: plates seen from 60 to 320 px wide
     h, w = img.shape[:2]
-    target_w = int(rng.uniform(64, 320) if rng.random() < 0.8 else rng.uniform(40, 64))
+    target_w = int(rng.uniform(72, 320) if rng.random() < 0.85 else rng.uniform(48, 72))
     scale = target_w / w
     small = cv2.resize(
         img, (max(8, int(w * scale)), max(6, int(h * scale))), interpolation=cv2.INTER_AREA
     )
+    # blur in proportion to the plate's size: a 60 px plate blurred by 5 px is unreadable to
+    # anyone, and such a render would only teach the reader to guess
     if rng.random() < 0.5 * d:
-        k = rng.choice([3, 5])
+        k = rng.choice([3, 5]) if target_w >= 110 else 3
         small = cv2.GaussianBlur(small, (k, k), 0)
     if rng.random() < 0.25 * d:  # motion blur
-        k = rng.randint(3, 7)
+        k = rng.randint(3, max(3, min(7, target_w // 40)))
         kernel = np.zeros((k, k), np.float32)
         kernel[k // 2, :] = 1.0 / k
         small = cv2.filter2D(small, -1, kernel)
@@ -307,5 +336,18 @@ def camera_view(plate: np.ndarray, rng: random.Random, look: Look = Look()) -> n
     return np.ascontiguousarray(out_u8)
 
 
-def render_crop(spec: PlateSpec, rng: random.Random, look: Look = Look()) -> np.ndarray:
-    return camera_view(draw_plate(spec, rng, px_per_mm=rng.uniform(0.5, 0.9)), rng, look)
+def _trim(plate: np.ndarray, rng: random.Random) -> np.ndarray:
+    """Cut into the plate's margins and border (never its text), as a tight detector crop does."""
+    h, w = plate.shape[:2]
+    top, bottom = (int(h * rng.uniform(0.0, 0.06)) for _ in range(2))
+    left, right = (int(w * rng.uniform(0.0, 0.045)) for _ in range(2))
+    return plate[top : h - bottom, left : w - right]
+
+
+def render_crop(
+    spec: PlateSpec, rng: random.Random, look: Look = Look(), font: str | None = None
+) -> np.ndarray:
+    plate = draw_plate(spec, rng, px_per_mm=rng.uniform(0.5, 0.9), font=font)
+    if rng.random() < 0.35:
+        plate = _trim(plate, rng)
+    return camera_view(plate, rng, look)
