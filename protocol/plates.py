@@ -11,6 +11,8 @@ import re
 
 #: The one-character abbreviations of China's provinces, regions and municipalities.
 CN_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+#: The letters Vietnamese plate series use (R: trailers); never I, J, O, Q or W.
+VN_LETTERS = "ABCDEFGHKLMNPRSTUVXYZ"
 
 _SEPARATORS = re.compile(r"[\s\-.·_/]+")
 _KEY = re.compile(r"^[A-Z0-9]{4,12}$")

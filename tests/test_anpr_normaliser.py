@@ -53,7 +53,15 @@ def test_confusables_are_swapped_only_where_the_format_decides(raw: str, text: s
         *("", "hello", "123", "12345678", "ABCDEFGHIJ", "12C345", "桂", "桂A123", "1234C567"),
         "51FA44614",  # no FA series: a stray character between series and number
         "29AH51796",
+        "12W34567",  # Vietnamese plates never use I, J, O, Q or W
+        "30Q12345",
     ],
 )
 def test_non_plates_are_refused(raw: str) -> None:
     assert normalise(raw) is None
+
+
+def test_a_motorbike_series_letter_must_be_vietnamese() -> None:
+    assert normalise("59W187515", 2) is None
+    plate = normalise("59N187515", 2)
+    assert plate is not None and plate.display == "59-N1 875.15"

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from protocol.plates import CN_PROVINCES
+from protocol.plates import CN_PROVINCES, VN_LETTERS
 
 TO_DIGIT = str.maketrans(
     {
@@ -34,7 +34,7 @@ TO_DIGIT = str.maketrans(
 TO_LETTER = str.maketrans({"0": "D", "8": "B", "5": "S", "2": "Z", "6": "G", "4": "A", "1": "T"})
 CN_TAIL = str.maketrans({"I": "1", "O": "0"})
 
-_VN = re.compile(r"^(\d{2})([A-Z]{1,2})(\d{4,5})$")
+_VN = re.compile(rf"^(\d{{2}})([{VN_LETTERS}]{{1,2}})(\d{{4,5}})$")
 #: Two-letter series on car and truck plates: LD foreign-invested firms, KT army enterprises,
 #: NG/NN/QT/CV diplomatic, foreign and international bodies, DA projects, TD test vehicles,
 #: HC restricted use, MK tractors, MD electric, RM semi-trailers. Any other pair is a misread
@@ -42,7 +42,7 @@ _VN = re.compile(r"^(\d{2})([A-Z]{1,2})(\d{4,5})$")
 VN_SERIES_PAIRS = frozenset(
     {"LD", "KT", "NG", "NN", "QT", "CV", "DA", "TD", "HC", "MK", "MD", "RM"}
 )
-_VN_MOTO = re.compile(r"^(\d{2})([A-Z])([A-Z0-9])(\d{4,5})$")
+_VN_MOTO = re.compile(rf"^(\d{{2}})([{VN_LETTERS}])([{VN_LETTERS}0-9])(\d{{4,5}})$")
 _CN = re.compile(rf"^([{CN_PROVINCES}]?)([A-HJ-NP-Z])([A-HJ-NP-Z0-9]{{5,6}})$")
 
 

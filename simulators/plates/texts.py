@@ -15,9 +15,9 @@ import random
 from dataclasses import dataclass
 from typing import Literal
 
-from protocol.plates import CN_PROVINCES
+from protocol.plates import CN_PROVINCES, VN_LETTERS
 
-VN_SERIES = "ABCDEFGHKLMNPSTUVXYZ"
+VN_SERIES = VN_LETTERS.replace("R", "")  # R only on trailers
 CN_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # no I or O on Chinese plates
 DIGITS = "0123456789"
 
