@@ -13,7 +13,7 @@ import pytest
 
 from edge_agent.anpr.engine import Anpr
 from edge_agent.anpr.vote import PlateVote
-from simulators.plates.render import Look, render_crop
+from simulators.plates.render import Look, draw_plate, render_crop
 from simulators.plates.scene import render_scene
 from simulators.plates.texts import cn_plate, spec_for, vn_plate
 from tests.harness import ROOT
@@ -116,3 +116,22 @@ def test_the_cli_prints_one_json_line_per_image(tmp_path: Path) -> None:
     )
     plates = json.loads(full.stdout)["plates"]
     assert plates and plates[0]["text"] == "12C34567" and len(plates[0]["bbox"]) == 4
+
+
+@pytest.mark.parametrize(
+    ("plate", "two_line"), [("桂C88888", False), ("51F-155.85", False), ("62C-999.00", True)]
+)
+def test_a_crop_whose_shape_could_be_either_layout_is_read_right(
+    anpr: Anpr, plate: str, two_line: bool
+) -> None:
+    """A detector box with margins around a tilted one-line plate is as tall as a two-line one."""
+    rng = random.Random(plate)
+    spec = spec_for(plate, two_line=two_line)
+    face = draw_plate(spec, rng, px_per_mm=0.5)
+    h, w = face.shape[:2]
+    pad = max(0, (int(w * 0.5) - h) // 2)  # height/width 0.5: the ambiguous band
+    crop = cv2.copyMakeBorder(face, pad, pad, 4, 4, cv2.BORDER_CONSTANT, value=(90, 90, 95))
+    assert 0.36 <= crop.shape[0] / crop.shape[1] <= 0.62
+    read = anpr.read_crop(crop)
+    assert read.plate is not None and read.plate.text == spec.text, read.raw
+    assert read.lines == len(spec.lines)

@@ -13,7 +13,7 @@ import numpy as np
 from edge_agent.anpr import ctc
 from edge_agent.anpr.detector import decode, detector_input, letterbox
 from edge_agent.anpr.normaliser import Plate, normalise
-from edge_agent.anpr.preprocess import check_image, reader_line, standardise
+from edge_agent.anpr.preprocess import check_image, is_ambiguous, reader_line, standardise
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 READER_XML = "plate_reader.xml"
@@ -91,15 +91,26 @@ class Anpr:
     def read_crops(self, crops: list[np.ndarray]) -> list[PlateResult]:
         if not crops:
             return []
-        lines_in, layouts = [], []
-        for crop in crops:
-            line, n = reader_line(check_image(crop, "plate crop"))
+        lines_in, layouts, owner = [], [], []
+        for k, crop in enumerate(crops):
+            crop = check_image(crop, "plate crop")
+            line, n = reader_line(crop)
             lines_in.append(line)
             layouts.append(n)
+            owner.append(k)
+            if is_ambiguous(crop):  # read the other layout too; the better reading wins
+                lines_in.append(reader_line(crop, 3 - n)[0])
+                layouts.append(3 - n)
+                owner.append(k)
         x = standardise(np.stack(lines_in))
         with self._lock:
             logp = self._reader_request.infer({0: x})[0]
-        return [self._decode(np.asarray(logp[i]), n) for i, n in enumerate(layouts)]
+        best: dict[int, PlateResult] = {}
+        for i, (n, k) in enumerate(zip(layouts, owner, strict=True)):
+            read = self._decode(np.asarray(logp[i]), n)
+            if k not in best or _better(read, best[k]):
+                best[k] = read
+        return [best[k] for k in range(len(crops))]
 
     @staticmethod
     def _decode(logp: np.ndarray, lines: int) -> PlateResult:
@@ -157,6 +168,11 @@ class Anpr:
             for r, crop, (box, score) in zip(self.read_crops(crops), crops, boxes, strict=True)
         ]
         return results
+
+
+def _better(a: PlateResult, b: PlateResult) -> bool:
+    """Whether reading ``a`` beats ``b`` of the same crop: a valid plate first, then the surer."""
+    return (a.plate is not None, a.confidence) > (b.plate is not None, b.confidence)
 
 
 def jpeg(rgb: np.ndarray, quality: int = 85) -> bytes:

@@ -39,16 +39,27 @@ def check_image(image: np.ndarray, what: str = "image") -> np.ndarray:
     return image
 
 
+#: Crops with a height/width ratio in this band may be either layout (a one-line plate seen
+#: from above, or with the detector's margin, looks taller): they are read both ways.
+AMBIGUOUS_RATIO = (0.36, 0.62)
+
+
 def is_two_line(image: np.ndarray) -> bool:
     h, w = image.shape[:2]
     return bool(h / w > TWO_LINE_RATIO)
 
 
-def reader_line(rgb: np.ndarray) -> tuple[np.ndarray, int]:
-    """(32x128 uint8 gray line, number of plate lines) for one plate crop (RGB uint8)."""
+def is_ambiguous(image: np.ndarray) -> bool:
+    h, w = image.shape[:2]
+    return bool(AMBIGUOUS_RATIO[0] <= h / w <= AMBIGUOUS_RATIO[1])
+
+
+def reader_line(rgb: np.ndarray, lines: int | None = None) -> tuple[np.ndarray, int]:
+    """(32x128 uint8 gray line, number of plate lines) for one plate crop (RGB uint8); the
+    layout follows the crop's shape unless ``lines`` says it."""
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     h = gray.shape[0]
-    if is_two_line(rgb):
+    if (lines == 2) if lines else is_two_line(rgb):
         top = gray[: max(1, int(h * TOP_END))]
         bottom = gray[int(h * BOTTOM_START) :]
         half = WIDTH // 2

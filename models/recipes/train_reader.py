@@ -1,10 +1,12 @@
 """Train the plate reader and export it to OpenVINO IR (``models/plate_reader.xml``).
 
-    python -m models.recipes.train_reader [--steps 4000] [--resume] [--out models]
+    python -m models.recipes.train_reader [--steps 4500] [--resume] [--out models]
+    python -m models.recipes.train_reader --init CKPT --steps 1500 --moto-share 0.3 ...
 
 Deterministic (fixed seeds), resumable (a checkpoint every 250 steps under ``.cache/anpr``),
-with progress bars; runs on a 2-core CPU in about 20 minutes with the defaults, faster where
-torch finds a GPU. Needs ``pip install -e .[train]`` (torch, tqdm).
+with progress bars; the defaults take about 50 minutes of training on a 2-core CPU (plus 8 of
+rendering), a few on a GPU. ``--init`` fine-tunes from a checkpoint (the shipped reader's second
+stage: see ``models/README.md``). Needs ``pip install -e .[train]`` (torch, tqdm).
 """
 
 from __future__ import annotations
@@ -79,9 +81,9 @@ def evaluate(model: nn.Module, lines: np.ndarray, texts: list[str]) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=4000)
+    parser.add_argument("--steps", type=int, default=4500)
     parser.add_argument("--batch", type=int, default=96)
-    parser.add_argument("--synthetic", type=int, default=60000, help="training renders")
+    parser.add_argument("--synthetic", type=int, default=100000, help="training renders")
     parser.add_argument(
         "--real-share",
         type=float,

@@ -163,7 +163,7 @@ def render_scene(
     ph_h = ph_w * face.shape[0] / face.shape[1]
     pcx = cx + rng.uniform(-0.15, 0.15) * cab_w
     pcy = (bumper_y1 + bottom) / 2 if not spec.two_line else (grille_y2 + bottom) / 2
-    pcy = min(pcy, h - ph_h / 2 - 4)
+    pcy = min(pcy, h - ph_h * 0.7)  # the plate's bottom edge stays in the frame
     quad = np.array(
         [
             [pcx - ph_w / 2, pcy - ph_h / 2],
@@ -181,13 +181,23 @@ def render_scene(
     face_mask = cv2.warpPerspective(np.ones(face.shape[:2], np.float32), m, (w, h))
     layer = layer * (1 - face_mask[..., None]) + face_warp * face_mask[..., None]
     mask = np.maximum(mask, face_mask)
-    # the camera's perspective on the cab and plate
-    j = rng.uniform(0.0, 0.12)
+    # the camera's perspective on the cab and plate; a barrier camera is aimed so that the
+    # whole plate is in the frame, so a view that would cut it off is drawn again
     src = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
-    dst = src + np.array(
-        [[rng.uniform(-j, j) * w, rng.uniform(-j, j) * h] for _ in range(4)], np.float32
-    )
-    view = cv2.getPerspectiveTransform(src, dst)
+    margin = max(4.0, ph_h * 0.15)
+    view: np.ndarray = np.eye(3)
+    for _ in range(8):
+        j = rng.uniform(0.0, 0.12)
+        dst = src + np.array(
+            [[rng.uniform(-j, j) * w, rng.uniform(-j, j) * h] for _ in range(4)], np.float32
+        )
+        candidate = cv2.getPerspectiveTransform(src, dst)
+        corners = cv2.perspectiveTransform(quad[None], candidate)[0]
+        if (corners.min(axis=0) >= margin).all() and (
+            corners.max(axis=0) <= (w - margin, h - margin)
+        ).all():
+            view = candidate
+            break
     layer = cv2.warpPerspective(layer, view, (w, h))
     mask = cv2.warpPerspective(mask, view, (w, h))[..., None]
     img = img * (1 - mask) + layer * mask
