@@ -20,6 +20,10 @@ READER_XML = "plate_reader.xml"
 DETECTOR_XML = "plate_detector.xml"
 
 
+#: A reading at least this sure is not second-guessed by reading the crop in the other layout.
+SURE = 0.9
+
+
 class ModelMissingError(FileNotFoundError):
     pass
 
@@ -91,26 +95,34 @@ class Anpr:
     def read_crops(self, crops: list[np.ndarray]) -> list[PlateResult]:
         if not crops:
             return []
-        lines_in, layouts, owner = [], [], []
-        for k, crop in enumerate(crops):
-            crop = check_image(crop, "plate crop")
-            line, n = reader_line(crop)
-            lines_in.append(line)
-            layouts.append(n)
-            owner.append(k)
-            if is_ambiguous(crop):  # read the other layout too; the better reading wins
-                lines_in.append(reader_line(crop, 3 - n)[0])
-                layouts.append(3 - n)
-                owner.append(k)
-        x = standardise(np.stack(lines_in))
+        checked = [check_image(crop, "plate crop") for crop in crops]
+        first = [reader_line(crop) for crop in checked]
+        reads = [
+            self._decode(logp, n)
+            for logp, (_, n) in zip(self._infer([line for line, _ in first]), first, strict=True)
+        ]
+        # a crop whose shape fits either layout (a tilted one-line plate inside the detector's
+        # margin is as tall as a two-line one) and was not read surely is read the other way too
+        again = [
+            k
+            for k, crop in enumerate(checked)
+            if is_ambiguous(crop) and (reads[k].plate is None or reads[k].confidence < SURE)
+        ]
+        if again:
+            other = [reader_line(checked[k], 3 - first[k][1]) for k in again]
+            for k, logp, (_, n) in zip(
+                again, self._infer([x for x, _ in other]), other, strict=True
+            ):
+                read = self._decode(logp, n)
+                if _better(read, reads[k]):
+                    reads[k] = read
+        return reads
+
+    def _infer(self, lines: list[np.ndarray]) -> list[np.ndarray]:
+        x = standardise(np.stack(lines))
         with self._lock:
             logp = self._reader_request.infer({0: x})[0]
-        best: dict[int, PlateResult] = {}
-        for i, (n, k) in enumerate(zip(layouts, owner, strict=True)):
-            read = self._decode(np.asarray(logp[i]), n)
-            if k not in best or _better(read, best[k]):
-                best[k] = read
-        return [best[k] for k in range(len(crops))]
+        return [np.asarray(logp[i]) for i in range(len(lines))]
 
     @staticmethod
     def _decode(logp: np.ndarray, lines: int) -> PlateResult:
