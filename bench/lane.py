@@ -15,6 +15,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import msgspec
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -33,14 +35,6 @@ def main() -> int:
     args = parser.parse_args()
     base = load_scenario(ROOT / "simulators" / "scenarios" / "huu-nghi-morning.toml")
     trucks = [base.trucks[i % len(base.trucks)] for i in range(args.trucks)]
-    # distinct declarations are not needed: the same plates come back (as at a real gate)
-    scenario = base.__class__(
-        name=f"bench {args.trucks}",
-        gate=base.gate,
-        policy=base.policy,
-        trucks=base.trucks,
-        protocol=base.protocol,
-    )
     with tempfile.TemporaryDirectory(prefix="cuakhau-lane-bench-") as tmp:
         work = Path(tmp)
         (work / "broker").mkdir()
@@ -50,21 +44,17 @@ def main() -> int:
         run = None
         try:
             central.start()
+            # the base scenario's trucks are declared once; the same plates come back (as at a
+            # real gate) for the repeated run
             run = ScenarioRun(
-                scenario,
+                base,
                 central_url=central.url,
                 mqtt_port=broker.port,
                 workdir=work,
                 log=lambda m: print(m, file=sys.stderr),
             )
             run.start()
-            run.scenario = base.__class__(
-                name=scenario.name,
-                gate=base.gate,
-                policy=base.policy,
-                trucks=trucks,
-                protocol=base.protocol,
-            )
+            run.scenario = msgspec.structs.replace(base, name=f"bench {args.trucks}", trucks=trucks)
             report = run.run()
         finally:
             if run is not None:

@@ -57,9 +57,10 @@ def is_ambiguous(image: np.ndarray) -> bool:
 def reader_line(rgb: np.ndarray, lines: int | None = None) -> tuple[np.ndarray, int]:
     """(32x128 uint8 gray line, number of plate lines) for one plate crop (RGB uint8); the
     layout follows the crop's shape unless ``lines`` says it."""
+    two_line = is_two_line(rgb) if lines is None else lines == 2
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     h = gray.shape[0]
-    if (lines == 2) if lines else is_two_line(rgb):
+    if two_line:
         top = gray[: max(1, int(h * TOP_END))]
         bottom = gray[int(h * BOTTOM_START) :]
         half = WIDTH // 2

@@ -47,6 +47,8 @@ log = logging.getLogger("cuakhau.agent.lane")
 
 #: a manual open older than this (central's or the operator's clock vs the box's) is refused
 COMMAND_MAX_AGE_S = 60.0
+#: how often the lane looks for a local operator's command (lane/operator.py)
+OPERATOR_POLL_S = 0.2
 
 
 class State(Enum):
@@ -250,7 +252,12 @@ class Lane:
         return False
 
     def _poll_operator(self) -> None:
-        """Take the next local operator command for this lane, if any (see lane/operator.py)."""
+        """Take the next local operator command for this lane, if any (see lane/operator.py).
+
+        Looks at most every ``OPERATOR_POLL_S``: it is called from the lane's fast loops."""
+        if time.monotonic() - self._operator_polled < OPERATOR_POLL_S:
+            return
+        self._operator_polled = time.monotonic()
         conn = self.store.file.conn
         with self.store.file.lock:
             row = conn.execute(
@@ -296,9 +303,7 @@ class Lane:
             else:
                 self._stop.wait(0.2)
             return
-        if time.monotonic() - self._operator_polled > 0.2:
-            self._operator_polled = time.monotonic()
-            self._poll_operator()  # answers (ignores) commands given to an idle lane
+        self._poll_operator()  # answers (ignores) commands given to an idle lane
         if self._present() is not True:
             self._stop.wait(self.settings.poll_s)
             return

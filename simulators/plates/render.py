@@ -298,7 +298,7 @@ def camera_view(plate: np.ndarray, rng: random.Random, look: Look = Look()) -> n
     img = np.clip(img, 0, 255).astype(np.uint8)
     pad = rng.uniform(0.0, 0.12)
     img = _perspective(img, rng, 0.06 * d + 0.01, pad, _surround(rng))
-    # resolution: plates seen from 60 to 320 px wide
+    # resolution: plates seen from 48 to 320 px wide
     h, w = img.shape[:2]
     target_w = int(rng.uniform(72, 320) if rng.random() < 0.85 else rng.uniform(48, 72))
     scale = target_w / w
