@@ -42,6 +42,17 @@ def test_glyphs_are_told_apart_and_the_one_is_a_bare_stroke() -> None:
     assert foot.any(axis=0).sum() < 0.5 * one.shape[1]
 
 
+def test_the_four_is_open_as_on_real_plates() -> None:
+    """VN and CN plates draw the ``4`` open: its stem starts halfway down, apart from the slanted
+    left stroke (a closed ``4`` taught the reader to call real ones ``1`` or ``L``)."""
+    four = stroke_font.glyph_mask("4", 0.1) > 128
+    h, w = four.shape
+    top_right = four[: h // 4, w // 2 :]
+    assert not top_right.any(), "the top right of the 4 must be empty"
+    stem = four[h // 2 :, w // 2 :].any(axis=0)
+    assert stem.any(), "the 4 needs its stem in the lower right"
+
+
 def test_heavier_weights_put_more_ink_down() -> None:
     inks = [(stroke_font.glyph_mask("8", w) > 128).sum() for w in stroke_font.WEIGHTS]
     assert inks == sorted(inks) and inks[0] < inks[-1]

@@ -1,7 +1,8 @@
 """The project's own stroke font for plate faces.
 
 Vietnamese plates (and the Latin part of Chinese plates) are set in a narrow, even-stroke face
-close to DIN 1451: no serifs, a bare ``1`` with a short flag and no foot, a closed ``4``,
+close to DIN 1451: no serifs, a bare ``1`` with a short flag and no foot, an open ``4`` (its
+stem starts halfway down, apart from the slanted left stroke, as on VN and CN plates),
 stadium-shaped ``0``. None of the Debian fonts looks like it, so each glyph is drawn here as
 strokes in a unit box (x 0..1 left to right, y 0..1 top to bottom) and rasterised with round
 joins at any stroke weight.
@@ -44,7 +45,7 @@ GLYPHS: dict[str, list[Stroke]] = {
     "1": [[(0.18, 0.2), (0.62, 0.0), (0.62, 1.0)]],
     "2": [[*_arc(0.5, 0.27, 0.5, 0.27, 190, 385), (0.0, 1.0), (1.0, 1.0)]],
     "3": [[(0.05, 0.0), (0.95, 0.0), (0.42, 0.42)], _arc(0.5, 0.71, 0.5, 0.29, -95, 160)],
-    "4": [[(0.72, 1.0), (0.72, 0.0), (0.0, 0.7), (1.0, 0.7)]],
+    "4": [[(0.26, 0.0), (0.0, 0.68), (1.0, 0.68)], [(0.74, 0.34), (0.74, 1.0)]],
     "5": [[(0.92, 0.0), (0.1, 0.0), (0.04, 0.47)], _arc(0.5, 0.69, 0.5, 0.31, -150, 155)],
     "6": [_arc(0.5, 0.7, 0.5, 0.3, 0, 360), [(0.0, 0.7), *_arc(0.5, 0.3, 0.5, 0.3, 180, 315)]],
     "7": [[(0.0, 0.0), (1.0, 0.0), (0.32, 1.0)]],
