@@ -42,15 +42,20 @@ def test_glyphs_are_told_apart_and_the_one_is_a_bare_stroke() -> None:
     assert foot.any(axis=0).sum() < 0.5 * one.shape[1]
 
 
-def test_the_four_is_open_as_on_real_plates() -> None:
-    """VN and CN plates draw the ``4`` open: its stem starts halfway down, apart from the slanted
-    left stroke (a closed ``4`` taught the reader to call real ones ``1`` or ``L``)."""
+def test_the_four_comes_open_and_closed_as_on_real_plates() -> None:
+    """Real plates draw the ``4`` open (its stem starts halfway down, apart from the slanted left
+    stroke: motorbike plates) or closed (car plates); a reader taught only one form calls the
+    other ``1`` or ``L``."""
     four = stroke_font.glyph_mask("4", 0.1) > 128
     h, w = four.shape
-    top_right = four[: h // 4, w // 2 :]
-    assert not top_right.any(), "the top right of the 4 must be empty"
-    stem = four[h // 2 :, w // 2 :].any(axis=0)
-    assert stem.any(), "the 4 needs its stem in the lower right"
+    assert not four[: h // 4, w // 2 :].any(), "the top right of the open 4 must be empty"
+    assert four[h // 2 :, w // 2 :].any(), "the 4 needs its stem in the lower right"
+    closed = stroke_font.glyph_mask("4", 0.1, closed_four=True) > 128
+    h, w = closed.shape
+    assert closed[: h // 4, w // 2 :].any(), "the closed 4 meets its stem at the top"
+    assert stroke_font.glyph_mask("7", 0.1, closed_four=True).shape == (
+        stroke_font.glyph_mask("7", 0.1).shape
+    ), "only the 4 has a closed form"
 
 
 def test_heavier_weights_put_more_ink_down() -> None:

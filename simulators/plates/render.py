@@ -22,6 +22,10 @@ from simulators.plates import stroke_font
 from simulators.plates.texts import PlateSpec
 
 STROKE = "stroke"  # font key of the project's own stroke font (simulators/plates/stroke_font)
+STROKE_CLOSED_FOUR = "stroke/closed-4"  # the same with the closed ``4`` some plates have
+#: Share of stroke-font plates drawn with the closed ``4`` (real VN car plates mostly have it,
+#: motorbike plates mostly the open one).
+CLOSED_FOUR_SHARE = 0.5
 
 LATIN_FONTS = (
     "/usr/share/fonts/truetype/roboto/unhinted/RobotoCondensed-Bold.ttf",
@@ -87,8 +91,9 @@ def available_latin_fonts() -> list[str]:
 def _glyph(char: str, font_key: tuple[str, int]) -> np.ndarray:
     """A tightly cropped glyph mask (uint8, 255 = ink)."""
     path, index = font_key
-    if path == STROKE:
-        return stroke_font.glyph_mask(char, stroke_font.WEIGHTS[index])
+    if path in (STROKE, STROKE_CLOSED_FOUR):
+        weight = stroke_font.WEIGHTS[index]
+        return stroke_font.glyph_mask(char, weight, closed_four=path == STROKE_CLOSED_FOUR)
     font = _font(path, 96, index)
     canvas = Image.new("L", (160, 160), 0)
     ImageDraw.Draw(canvas).text((20, 10), char, font=font, fill=255)
@@ -170,7 +175,10 @@ def draw_plate(
     latin = font or (
         STROKE if rng.random() < STROKE_SHARE[spec.country] else rng.choice(available_latin_fonts())
     )
-    latin_key = (latin, rng.randrange(len(stroke_font.WEIGHTS)) if latin == STROKE else 0)
+    if latin == STROKE and rng.random() < CLOSED_FOUR_SHARE:
+        latin = STROKE_CLOSED_FOUR
+    stroke = latin in (STROKE, STROKE_CLOSED_FOUR)
+    latin_key = (latin, rng.randrange(len(stroke_font.WEIGHTS)) if stroke else 0)
     cjk = next(((p, i) for p, i in CJK_FONTS if Path(p).exists()), None)
     if spec.country == "CN" and cjk is None:
         raise FontError("Chinese plates need fonts-noto-cjk (apt-get install fonts-noto-cjk)")

@@ -87,6 +87,10 @@ GLYPHS: dict[str, list[Stroke]] = {
     "Z": [[(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0)]],
 }
 
+#: Real plates of both countries also draw the ``4`` closed (the diagonal meets the stem at the
+#: top); a plate set with ``closed_four`` uses this glyph.
+CLOSED_FOUR: list[Stroke] = [[(0.72, 1.0), (0.72, 0.0), (0.0, 0.7), (1.0, 0.7)]]
+
 #: Glyph box width as a share of its height (the ``1`` and ``I`` are narrower).
 WIDTH = {"1": 0.32, "I": 0.1, "M": 0.62, "O": 0.66, "Q": 0.62, "W": 0.7}
 DEFAULT_WIDTH = 0.5
@@ -99,11 +103,13 @@ def has_glyph(char: str) -> bool:
 
 
 @lru_cache(maxsize=1024)
-def glyph_mask(char: str, weight: float, height: int = 120) -> np.ndarray:
+def glyph_mask(
+    char: str, weight: float, height: int = 120, closed_four: bool = False
+) -> np.ndarray:
     """A tightly cropped glyph mask (uint8, 255 = ink) of ``char`` at stroke ``weight``."""
     if char in "-.·":
         return np.full((8, 8), 255, np.uint8)
-    strokes = GLYPHS.get(char)
+    strokes = CLOSED_FOUR if closed_four and char == "4" else GLYPHS.get(char)
     if strokes is None:
         raise KeyError(f"the plate stroke font has no glyph for {char!r}")
     thickness = max(2, round(weight * height))
