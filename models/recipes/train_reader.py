@@ -1,12 +1,13 @@
 """Train the plate reader and export it to OpenVINO IR (``models/plate_reader.xml``).
 
     python -m models.recipes.train_reader [--steps 8000] [--resume] [--out models]
-    python -m models.recipes.train_reader --init CKPT --steps 1500 --moto-share 0.3 ...
+    python -m models.recipes.train_reader --init CKPT --steps 1500 --lr 8e-4 ...
 
 Deterministic (fixed seeds), resumable (a checkpoint every 250 steps under ``.cache/anpr``),
-with progress bars; the defaults (the shipped reader: see ``models/README.md``) take about
-50 minutes of training on a 2-core CPU plus 10 of rendering, a few on a GPU. ``--init``
-fine-tunes from a checkpoint. Needs ``pip install -e .[train]`` (torch, tqdm).
+with progress bars. The defaults are the shipped reader's first stage (about 57 minutes of
+training on a 2-core CPU plus 9 of rendering, a few on a GPU); ``--init`` fine-tunes from a
+checkpoint, as its second stage does (both commands in ``models/README.md``). Needs
+``pip install -e .[train]`` (torch, tqdm).
 """
 
 from __future__ import annotations

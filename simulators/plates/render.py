@@ -23,6 +23,7 @@ from simulators.plates.texts import PlateSpec
 
 STROKE = "stroke"  # font key of the project's own stroke font (simulators/plates/stroke_font)
 STROKE_CLOSED_FOUR = "stroke/closed-4"  # the same with the closed ``4`` some plates have
+STROKE_FACES = (STROKE, STROKE_CLOSED_FOUR)
 #: Share of stroke-font plates drawn with the closed ``4`` (real VN car plates mostly have it,
 #: motorbike plates mostly the open one).
 CLOSED_FOUR_SHARE = 0.5
@@ -91,7 +92,7 @@ def available_latin_fonts() -> list[str]:
 def _glyph(char: str, font_key: tuple[str, int]) -> np.ndarray:
     """A tightly cropped glyph mask (uint8, 255 = ink)."""
     path, index = font_key
-    if path in (STROKE, STROKE_CLOSED_FOUR):
+    if path in STROKE_FACES:
         weight = stroke_font.WEIGHTS[index]
         return stroke_font.glyph_mask(char, weight, closed_four=path == STROKE_CLOSED_FOUR)
     font = _font(path, 96, index)
@@ -150,7 +151,8 @@ def draw_plate(
     spec: PlateSpec, rng: random.Random, px_per_mm: float = 1.0, font: str | None = None
 ) -> np.ndarray:
     """The plate face, straight on, RGB uint8. ``font``: ``STROKE`` (the project's stroke
-    font) or a font file for the Latin characters; by default one is picked at random."""
+    font; its ``4`` is drawn closed ``CLOSED_FOUR_SHARE`` of the time) or a font file for the
+    Latin characters; by default one is picked at random."""
     family = "vn" if spec.country == "VN" else "cn"
     key = (
         ("vn-moto", 2)
@@ -177,8 +179,8 @@ def draw_plate(
     )
     if latin == STROKE and rng.random() < CLOSED_FOUR_SHARE:
         latin = STROKE_CLOSED_FOUR
-    stroke = latin in (STROKE, STROKE_CLOSED_FOUR)
-    latin_key = (latin, rng.randrange(len(stroke_font.WEIGHTS)) if stroke else 0)
+    weight = rng.randrange(len(stroke_font.WEIGHTS)) if latin in STROKE_FACES else 0
+    latin_key = (latin, weight)
     cjk = next(((p, i) for p, i in CJK_FONTS if Path(p).exists()), None)
     if spec.country == "CN" and cjk is None:
         raise FontError("Chinese plates need fonts-noto-cjk (apt-get install fonts-noto-cjk)")
