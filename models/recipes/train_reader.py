@@ -1,13 +1,13 @@
 """Train the plate reader and export it to OpenVINO IR (``models/plate_reader.xml``).
 
     python -m models.recipes.train_reader [--steps 8000] [--resume] [--out models]
-    python -m models.recipes.train_reader --init CKPT --steps 1500 --lr 8e-4 ...
+    python -m models.recipes.train_reader --init CKPT|IR.xml --steps 1500 --lr 8e-4 ...
 
 Deterministic (fixed seeds), resumable (a checkpoint every 250 steps under ``.cache/anpr``),
 with progress bars. The defaults are the shipped reader's first stage (about 57 minutes of
 training on a 2-core CPU plus 9 of rendering, a few on a GPU); ``--init`` fine-tunes from a
-checkpoint, as its second stage does (both commands in ``models/README.md``). Needs
-``pip install -e .[train]`` (torch, tqdm).
+checkpoint or from the committed IR, as the later stages do (the commands are in
+``models/README.md``). Needs ``pip install -e .[train]`` (torch, tqdm).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from edge_agent.anpr.charset import BLANK, CHARS, NUM_CLASSES, encode_text
 from edge_agent.anpr.preprocess import reader_line, standardise
 from models.recipes import reader_data
 from models.recipes.checkpoint import export_ir, load_checkpoint, save_checkpoint
+from models.recipes.ir_weights import load_ir_weights
 from models.recipes.reader_net import ReaderNet
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -113,7 +114,8 @@ def main() -> int:
     parser.add_argument(
         "--init",
         default=None,
-        help="start from this checkpoint's weights (fine-tuning), new schedule",
+        help="start from these weights (fine-tuning), new schedule: a checkpoint, or an "
+        "exported IR such as models/plate_reader.xml",
     )
     parser.add_argument(
         "--data-seed",
@@ -158,7 +160,10 @@ def main() -> int:
     ctc = nn.CTCLoss(blank=BLANK, zero_infinity=True)
     checkpoint = CACHE / "reader.ckpt"
     step = 0
-    if args.init:
+    if args.init and args.init.endswith(".xml"):
+        load_ir_weights(model, Path(args.init), as_batch(train_lines[:512]))
+        print(f"starting from the weights in {args.init} (batch norms calibrated)")
+    elif args.init:
         model.load_state_dict(torch.load(args.init, weights_only=False)["model"])
         print(f"starting from the weights in {args.init}")
     if args.resume and checkpoint.exists():
