@@ -43,19 +43,46 @@ def test_glyphs_are_told_apart_and_the_one_is_a_bare_stroke() -> None:
 
 
 def test_the_four_comes_open_and_closed_as_on_real_plates() -> None:
-    """Real plates draw the ``4`` open (its stem starts halfway down, apart from the slanted left
-    stroke: motorbike plates) or closed (car plates); a reader taught only one form calls the
-    other ``1`` or ``L``."""
-    four = stroke_font.glyph_mask("4", 0.1) > 128
-    h, w = four.shape
-    assert not four[: h // 4, w // 2 :].any(), "the top right of the open 4 must be empty"
-    assert four[h // 2 :, w // 2 :].any(), "the 4 needs its stem in the lower right"
-    closed = stroke_font.glyph_mask("4", 0.1, closed_four=True) > 128
+    """Real plates draw the ``4`` open (its stem starts below the top, apart from the slanted
+    left stroke) or closed; a reader taught only one form calls the other ``1`` or ``L``."""
+    for form in ("open", "open-low"):
+        four = stroke_font.glyph_mask("4", 0.1, form=form) > 128
+        h, w = four.shape
+        assert not four[: h // 4, int(w * 0.6) :].any(), f"the top right of the {form} 4 is empty"
+        assert four[h // 2 :, w // 2 :].any(), f"the {form} 4 needs its stem in the lower right"
+    low = stroke_font.glyph_mask("4", 0.1, form="open-low") > 128
+    h, w = low.shape
+    assert not low[: int(h * 0.4), int(w * 0.6) :].any(), "the open-low stem starts half way down"
+    closed = stroke_font.glyph_mask("4", 0.1, form="closed") > 128
     h, w = closed.shape
     assert closed[: h // 4, w // 2 :].any(), "the closed 4 meets its stem at the top"
-    assert stroke_font.glyph_mask("7", 0.1, closed_four=True).shape == (
+    assert stroke_font.glyph_mask("4", 0.1).shape == (
+        stroke_font.glyph_mask("4", 0.1, form="open").shape
+    ), "the first form is the default"
+    assert stroke_font.glyph_mask("7", 0.1, form="closed").shape == (
         stroke_font.glyph_mask("7", 0.1).shape
-    ), "only the 4 has a closed form"
+    ), "a glyph with one form ignores the form"
+    with pytest.raises(KeyError, match="no 'round' form of '4'"):
+        stroke_font.glyph_mask("4", 0.1, form="round")
+
+
+def test_the_one_has_a_short_or_a_long_flag_and_stays_apart_from_the_seven() -> None:
+    """The Vietnamese face's ``1`` has a long flag reaching a third of the way down: still a
+    vertical stem, where the ``7`` slants."""
+    short = stroke_font.glyph_mask("1", 0.1, form="short-flag") > 128
+    long = stroke_font.glyph_mask("1", 0.1, form="long-flag") > 128
+    assert long.shape[1] > 1.2 * short.shape[1], "the long flag reaches further left"
+    h = long.shape[0]
+    left = long[:, : long.shape[1] // 4]
+    assert left[: h // 2].any() and not left[h // 2 :].any(), "the flag is in the top half"
+    for one in (short, long):
+        stem = one[int(h * 0.5) :].any(axis=0).nonzero()[0]
+        top = one[int(h * 0.15) : int(h * 0.3)].any(axis=0).nonzero()[0]
+        assert stem.max() >= top.max() - 2, "the stem stands upright under the flag's top"
+    seven = cv2.resize(
+        stroke_font.glyph_mask("7", 0.1), long.shape[::-1], interpolation=cv2.INTER_AREA
+    )
+    assert np.abs(seven.astype(np.float32) / 255 - long).mean() > 0.1
 
 
 def test_heavier_weights_put_more_ink_down() -> None:

@@ -22,11 +22,12 @@ from simulators.plates import stroke_font
 from simulators.plates.texts import PlateSpec
 
 STROKE = "stroke"  # font key of the project's own stroke font (simulators/plates/stroke_font)
-STROKE_CLOSED_FOUR = "stroke/closed-4"  # the same with the closed ``4`` some plates have
-STROKE_FACES = (STROKE, STROKE_CLOSED_FOUR)
-#: Share of stroke-font plates drawn with the closed ``4`` (real VN car plates mostly have it,
-#: motorbike plates mostly the open one).
-CLOSED_FOUR_SHARE = 0.5
+#: How often a stroke-font plate draws each form of a glyph (``stroke_font.FORMS``): real plates
+#: draw the ``4`` closed (many VN car plates) or open, and the ``1`` with a short or long flag.
+FORM_SHARES: dict[str, dict[str, float]] = {
+    "1": {"short-flag": 0.5, "long-flag": 0.5},
+    "4": {"open": 0.3, "open-low": 0.3, "closed": 0.4},
+}
 
 LATIN_FONTS = (
     "/usr/share/fonts/truetype/roboto/unhinted/RobotoCondensed-Bold.ttf",
@@ -88,13 +89,26 @@ def available_latin_fonts() -> list[str]:
     return found
 
 
+#: A font as the renderer keys it: path (or ``STROKE``), face index (the stroke weight's index
+#: for ``STROKE``), and the stroke font's forms as (char, form) pairs.
+FontKey = tuple[str, int, tuple[tuple[str, str], ...]]
+
+
+def pick_forms(rng: random.Random) -> tuple[tuple[str, str], ...]:
+    """One plate's forms of the stroke font's glyphs, by ``FORM_SHARES``."""
+    return tuple(
+        (char, rng.choices(list(shares), weights=list(shares.values()))[0])
+        for char, shares in FORM_SHARES.items()
+    )
+
+
 @lru_cache(maxsize=4096)
-def _glyph(char: str, font_key: tuple[str, int]) -> np.ndarray:
+def _glyph(char: str, font_key: FontKey) -> np.ndarray:
     """A tightly cropped glyph mask (uint8, 255 = ink)."""
-    path, index = font_key
-    if path in STROKE_FACES:
+    path, index, forms = font_key
+    if path == STROKE:
         weight = stroke_font.WEIGHTS[index]
-        return stroke_font.glyph_mask(char, weight, closed_four=path == STROKE_CLOSED_FOUR)
+        return stroke_font.glyph_mask(char, weight, form=dict(forms).get(char))
     font = _font(path, 96, index)
     canvas = Image.new("L", (160, 160), 0)
     ImageDraw.Draw(canvas).text((20, 10), char, font=font, fill=255)
@@ -110,8 +124,8 @@ def _draw_line(
     line: str,
     box: tuple[int, int, int, int],
     colour: tuple[int, int, int],
-    latin: tuple[str, int],
-    cjk: tuple[str, int],
+    latin: FontKey,
+    cjk: FontKey,
     rng: random.Random,
 ) -> None:
     x0, y0, x1, y1 = box
@@ -151,8 +165,8 @@ def draw_plate(
     spec: PlateSpec, rng: random.Random, px_per_mm: float = 1.0, font: str | None = None
 ) -> np.ndarray:
     """The plate face, straight on, RGB uint8. ``font``: ``STROKE`` (the project's stroke
-    font; its ``4`` is drawn closed ``CLOSED_FOUR_SHARE`` of the time) or a font file for the
-    Latin characters; by default one is picked at random."""
+    font, its glyphs' forms picked by ``FORM_SHARES``) or a font file for the Latin characters;
+    by default one is picked at random."""
     family = "vn" if spec.country == "VN" else "cn"
     key = (
         ("vn-moto", 2)
@@ -177,14 +191,15 @@ def draw_plate(
     latin = font or (
         STROKE if rng.random() < STROKE_SHARE[spec.country] else rng.choice(available_latin_fonts())
     )
-    if latin == STROKE and rng.random() < CLOSED_FOUR_SHARE:
-        latin = STROKE_CLOSED_FOUR
-    weight = rng.randrange(len(stroke_font.WEIGHTS)) if latin in STROKE_FACES else 0
-    latin_key = (latin, weight)
-    cjk = next(((p, i) for p, i in CJK_FONTS if Path(p).exists()), None)
-    if spec.country == "CN" and cjk is None:
+    latin_key: FontKey = (
+        (STROKE, rng.randrange(len(stroke_font.WEIGHTS)), pick_forms(rng))
+        if latin == STROKE
+        else (latin, 0, ())
+    )
+    found = next(((p, i) for p, i in CJK_FONTS if Path(p).exists()), None)
+    if spec.country == "CN" and found is None:
         raise FontError("Chinese plates need fonts-noto-cjk (apt-get install fonts-noto-cjk)")
-    cjk = cjk or ("", 0)
+    cjk: FontKey = (*(found or ("", 0)), ())
     mx = int(w * rng.uniform(0.05, 0.08))
     if len(spec.lines) == 1:
         my = int(h * rng.uniform(0.13, 0.2))

@@ -1,11 +1,10 @@
 """The project's own stroke font for plate faces.
 
 Vietnamese plates (and the Latin part of Chinese plates) are set in a narrow, even-stroke face
-close to DIN 1451: no serifs, a bare ``1`` with a short flag and no foot, an open ``4`` (its
-stem starts halfway down, apart from the slanted left stroke, as on VN and CN plates),
-stadium-shaped ``0``. None of the Debian fonts looks like it, so each glyph is drawn here as
-strokes in a unit box (x 0..1 left to right, y 0..1 top to bottom) and rasterised with round
-joins at any stroke weight.
+close to DIN 1451: no serifs, a bare ``1`` with a flag and no foot, a ``4`` open (its stem
+starts below the top, apart from the slanted left stroke) or closed, stadium-shaped ``0``. None
+of the Debian fonts looks like it, so each glyph is drawn here as strokes in a unit box (x 0..1
+left to right, y 0..1 top to bottom) and rasterised with round joins at any stroke weight.
 """
 
 from __future__ import annotations
@@ -87,10 +86,6 @@ GLYPHS: dict[str, list[Stroke]] = {
     "Z": [[(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0)]],
 }
 
-#: Real plates of both countries also draw the ``4`` closed (the diagonal meets the stem at the
-#: top); a plate set with ``closed_four`` uses this glyph.
-CLOSED_FOUR: list[Stroke] = [[(0.72, 1.0), (0.72, 0.0), (0.0, 0.7), (1.0, 0.7)]]
-
 #: Glyph box width as a share of its height (the ``1`` and ``I`` are narrower).
 WIDTH = {"1": 0.32, "I": 0.1, "M": 0.62, "O": 0.66, "Q": 0.62, "W": 0.7}
 DEFAULT_WIDTH = 0.5
@@ -98,22 +93,43 @@ DEFAULT_WIDTH = 0.5
 WEIGHTS = (0.07, 0.09, 0.11, 0.13, 0.15)
 
 
+#: Other forms real plates draw of some glyphs: name -> (strokes, glyph box width). The first
+#: form of each is the one in ``GLYPHS``. The ``4``: open (stem from a third down), open with a
+#: low stem and a flatter diagonal (the stem starts half way down: VN motorbike and many car
+#: plates), closed (the diagonal meets the stem at the top). The ``1``: a short flag, or the
+#: long one of the Vietnamese face, which a reader taught only the short one calls ``7``.
+FORMS: dict[str, dict[str, tuple[list[Stroke], float]]] = {
+    "1": {
+        "short-flag": (GLYPHS["1"], WIDTH["1"]),
+        "long-flag": ([[(0.0, 0.34), (0.7, 0.0), (0.7, 1.0)]], 0.44),
+    },
+    "4": {
+        "open": (GLYPHS["4"], DEFAULT_WIDTH),
+        "open-low": ([[(0.44, 0.0), (0.0, 0.72), (1.0, 0.72)], [(0.72, 0.48), (0.72, 1.0)]], 0.54),
+        "closed": ([[(0.72, 1.0), (0.72, 0.0), (0.0, 0.7), (1.0, 0.7)]], DEFAULT_WIDTH),
+    },
+}
+
+
 def has_glyph(char: str) -> bool:
     return char in GLYPHS or char in "-.·"
 
 
 @lru_cache(maxsize=1024)
-def glyph_mask(
-    char: str, weight: float, height: int = 120, closed_four: bool = False
-) -> np.ndarray:
-    """A tightly cropped glyph mask (uint8, 255 = ink) of ``char`` at stroke ``weight``."""
+def glyph_mask(char: str, weight: float, height: int = 120, form: str | None = None) -> np.ndarray:
+    """A tightly cropped glyph mask (uint8, 255 = ink) of ``char`` at stroke ``weight``, in
+    one of its ``FORMS`` where it has several (the first by default)."""
     if char in "-.·":
         return np.full((8, 8), 255, np.uint8)
-    strokes = CLOSED_FOUR if closed_four and char == "4" else GLYPHS.get(char)
+    strokes, box = GLYPHS.get(char), WIDTH.get(char, DEFAULT_WIDTH)
     if strokes is None:
         raise KeyError(f"the plate stroke font has no glyph for {char!r}")
+    if form is not None and char in FORMS:
+        if form not in FORMS[char]:
+            raise KeyError(f"the plate stroke font has no {form!r} form of {char!r}")
+        strokes, box = FORMS[char][form]
     thickness = max(2, round(weight * height))
-    width = max(1, round(WIDTH.get(char, DEFAULT_WIDTH) * height))
+    width = max(1, round(box * height))
     margin = thickness + 2
     canvas = np.zeros((height + 2 * margin, width + 2 * margin), np.uint8)
     scale = 8  # sub-pixel precision for cv2's fixed-point drawing
