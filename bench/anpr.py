@@ -5,7 +5,7 @@ the half never trained on), Vietnamese crops (machine-made labels: *agreement*, 
 split into one-line and two-line. Latency: full 1280x720 frames (detector + reader, one plate),
 reader only per crop. ``--dump DIR`` writes the VN disagreements for inspection.
 
-    python bench/anpr.py [--synthetic 1000] [--frames 200] [--dump DIR]
+    python bench/anpr.py [--synthetic 1000] [--frames 200] [--dump DIR] [--models DIR]
 """
 
 from __future__ import annotations
@@ -68,12 +68,15 @@ def main() -> int:
     parser.add_argument("--synthetic", type=int, default=1000)
     parser.add_argument("--frames", type=int, default=200)
     parser.add_argument("--dump", default=None)
+    parser.add_argument(
+        "--models", default=None, help="folder holding both IRs (default: the committed models/)"
+    )
     args = parser.parse_args()
     from simulators.plates.render import Look, render_crop
     from simulators.plates.scene import render_scene
     from simulators.plates.texts import random_plate
 
-    anpr = Anpr()
+    anpr = Anpr(args.models) if args.models else Anpr()
     result: dict[str, object] = {}
 
     rng = random.Random(SEED_HELDOUT)

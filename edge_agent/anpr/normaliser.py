@@ -43,6 +43,9 @@ VN_SERIES_PAIRS = frozenset(
     {"LD", "KT", "NG", "NN", "QT", "CV", "DA", "TD", "HC", "MK", "MD", "RM"}
 )
 _VN_MOTO = re.compile(rf"^(\d{{2}})([{VN_LETTERS}])([{VN_LETTERS}0-9])(\d{{4,5}})$")
+#: Electric motorbikes (a series opened in the 2020s, five-digit numbers only): MĐ (spelt MD)
+#: and a digit, 29-MĐ1 / 223.59.
+_VN_ELECTRIC = re.compile(r"^(\d{2})(MD)([1-9])(\d{5})$")
 _CN = re.compile(rf"^([{CN_PROVINCES}]?)([A-HJ-NP-Z])([A-HJ-NP-Z0-9]{{5,6}})$")
 
 
@@ -69,6 +72,14 @@ def _as_vn(text: str, lines: int) -> Plate | None:
         fixed = head + text[2].translate(TO_LETTER) + text[3] + text[4:].translate(TO_DIGIT)
         m = _VN_MOTO.match(fixed)
         if m and (len(text) == 9 or not text[3].isdigit()):
+            p, s, s2, n = m.groups()
+            candidates.append(
+                Plate(fixed, f"{p}-{s}{s2} {_vn_number(n)}", "VN", "vn-moto", fixed != text)
+            )
+    if lines == 2 and len(text) == 10:  # 29-MD1 223.59: electric motorbike
+        fixed = head + text[2:4].translate(TO_LETTER) + text[4:].translate(TO_DIGIT)
+        m = _VN_ELECTRIC.match(fixed)
+        if m:
             p, s, s2, n = m.groups()
             candidates.append(
                 Plate(fixed, f"{p}-{s}{s2} {_vn_number(n)}", "VN", "vn-moto", fixed != text)

@@ -1,12 +1,13 @@
 """Random plate numbers in the real formats, and how each is laid out on the plate.
 
 Vietnam: one-line ``51F-155.85`` (older ``50Z-1630``), two-line car/truck ``51F`` / ``155.85``,
-two-line motorbike ``54-T1`` / ``5417`` or ``59-L2`` / ``149.99``, trailers in the ``R`` series.
+two-line motorbike ``54-T1`` / ``5417`` or ``59-L2`` / ``149.99`` (electric ones in the ``MĐ``
+series: ``29-MĐ1`` / ``223.59``), trailers in the ``R`` series.
 China: ``桂A·12345`` (blue, or yellow for large trucks, two-line at the rear: ``桂A`` /
 ``12345``), new-energy green ``桂AD12345``.
 
 ``text`` is what the reader is trained to output: letters and digits, no separators, the
-Chinese province character included.
+Chinese province character included; the ``Đ`` is spelt ``D``, as registries write it in ASCII.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from protocol.plates import CN_PROVINCES, VN_LETTERS
 VN_SERIES = VN_LETTERS.replace("R", "")  # R only on trailers
 CN_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # no I or O on Chinese plates
 DIGITS = "0123456789"
+#: Share of motorbike plates in the electric ``MĐ`` series (29-MĐ1 / 223.59).
+VN_ELECTRIC_SHARE = 0.08
 
 Country = Literal["VN", "CN"]
 Colour = Literal["white", "yellow", "blue", "green"]
@@ -34,7 +37,7 @@ class PlateSpec:
 
     @property
     def text(self) -> str:
-        return "".join(c for c in "".join(self.lines) if c.isalnum())
+        return "".join(c for c in "".join(self.lines) if c.isalnum()).replace("Đ", "D")
 
     @property
     def two_line(self) -> bool:
@@ -53,11 +56,15 @@ def vn_plate(rng: random.Random, kind: str | None = None) -> PlateSpec:
     kind = kind or rng.choice(["vn-car", "vn-truck", "vn-truck", "vn-trailer", "vn-moto"])
     province = f"{rng.randint(11, 99):02d}"
     if kind == "vn-moto":
-        series = rng.choice(VN_SERIES) + (
-            rng.choice(DIGITS[1:]) if rng.random() < 0.85 else rng.choice(VN_SERIES)
-        )
+        if rng.random() < VN_ELECTRIC_SHARE:
+            series = "MĐ" + rng.choice(DIGITS[1:])
+        else:
+            series = rng.choice(VN_SERIES) + (
+                rng.choice(DIGITS[1:]) if rng.random() < 0.85 else rng.choice(VN_SERIES)
+            )
         colour: Colour = "white"
-        return PlateSpec("VN", (f"{province}-{series}", _vn_number(rng)), colour, kind)
+        number = f"{_digits(rng, 3)}.{_digits(rng, 2)}" if "Đ" in series else _vn_number(rng)
+        return PlateSpec("VN", (f"{province}-{series}", number), colour, kind)
     series = "R" if kind == "vn-trailer" else rng.choice(VN_SERIES)
     if kind == "vn-truck" and rng.random() < 0.1:
         series = "LD"
