@@ -45,14 +45,15 @@ def test_glyphs_are_told_apart_and_the_one_is_a_bare_stroke() -> None:
 def test_the_four_comes_open_and_closed_as_on_real_plates() -> None:
     """Real plates draw the ``4`` open (its stem starts below the top, apart from the slanted
     left stroke) or closed; a reader taught only one form calls the other ``1`` or ``L``."""
-    for form in ("open", "open-low"):
+    for form in ("open", "open-low", "open-steep"):
         four = stroke_font.glyph_mask("4", 0.1, form=form) > 128
         h, w = four.shape
         assert not four[: h // 4, int(w * 0.6) :].any(), f"the top right of the {form} 4 is empty"
         assert four[h // 2 :, w // 2 :].any(), f"the {form} 4 needs its stem in the lower right"
-    low = stroke_font.glyph_mask("4", 0.1, form="open-low") > 128
-    h, w = low.shape
-    assert not low[: int(h * 0.4), int(w * 0.6) :].any(), "the open-low stem starts half way down"
+    for form in ("open-low", "open-steep"):
+        low = stroke_font.glyph_mask("4", 0.1, form=form) > 128
+        h, w = low.shape
+        assert not low[: int(h * 0.4), int(w * 0.6) :].any(), f"the {form} stem starts low"
     closed = stroke_font.glyph_mask("4", 0.1, form="closed") > 128
     h, w = closed.shape
     assert closed[: h // 4, w // 2 :].any(), "the closed 4 meets its stem at the top"

@@ -25,9 +25,11 @@ STROKE = "stroke"  # font key of the project's own stroke font (simulators/plate
 #: How often a stroke-font plate draws each form of a glyph (``stroke_font.FORMS``): real plates
 #: draw the ``4`` closed (many VN car plates) or open, and the ``1`` with a short or long flag.
 FORM_SHARES: dict[str, dict[str, float]] = {
-    "1": {"short-flag": 0.5, "long-flag": 0.5},
-    "4": {"open": 0.3, "open-low": 0.3, "closed": 0.4},
+    "1": {"short-flag": 0.4, "long-flag": 0.6},
+    "4": {"open": 0.2, "open-low": 0.2, "open-steep": 0.25, "closed": 0.35},
 }
+#: Cell width of a ``1`` on plates that space it narrowly (a share of a digit's cell).
+NARROW_ONE_CELL = 0.6
 
 LATIN_FONTS = (
     "/usr/share/fonts/truetype/roboto/unhinted/RobotoCondensed-Bold.ttf",
@@ -129,7 +131,9 @@ def _draw_line(
     rng: random.Random,
 ) -> None:
     x0, y0, x1, y1 = box
-    weights = [0.45 if c in "-.·" else 1.0 for c in line]
+    # real faces give the 1 a narrower cell half the time: it then hugs its neighbours (59-M1)
+    one = NARROW_ONE_CELL if rng.random() < 0.5 else 1.0
+    weights = [0.45 if c in "-.·" else (one if c == "1" else 1.0) for c in line]
     unit = (x1 - x0) / sum(weights)
     condense = rng.uniform(0.75, 1.15)  # how narrow this plate's face is drawn
     x = float(x0)

@@ -99,8 +99,10 @@ WEIGHTS = (0.07, 0.09, 0.11, 0.13, 0.15)
 
 #: Other forms real plates draw of some glyphs: name -> (strokes, glyph box width). The first
 #: form of each is the one in ``GLYPHS``. The ``4``: open (stem from a third down), open with a
-#: low stem and a flatter diagonal (the stem starts half way down: VN motorbike and many car
-#: plates), closed (the diagonal meets the stem at the top). The ``1``: a short flag, or the
+#: low stem and a flatter diagonal (the stem starts half way down: many VN car plates), open
+#: with a low stem and an almost upright left stroke (VN motorbike plates: an ``L`` with a short
+#: stem, which a reader not taught it calls ``L`` or ``1``), closed (the diagonal meets the stem
+#: at the top). The ``1``: a short flag, or the
 #: long one of the Vietnamese face, which a reader taught only the short one calls ``7``.
 FORMS: dict[str, dict[str, tuple[list[Stroke], float]]] = {
     "1": {
@@ -110,6 +112,7 @@ FORMS: dict[str, dict[str, tuple[list[Stroke], float]]] = {
     "4": {
         "open": (GLYPHS["4"], DEFAULT_WIDTH),
         "open-low": ([[(0.44, 0.0), (0.0, 0.72), (1.0, 0.72)], [(0.72, 0.48), (0.72, 1.0)]], 0.54),
+        "open-steep": ([[(0.16, 0.0), (0.0, 0.72), (1.0, 0.72)], [(0.74, 0.48), (0.74, 1.0)]], 0.5),
         "closed": ([[(0.72, 1.0), (0.72, 0.0), (0.0, 0.7), (1.0, 0.7)]], DEFAULT_WIDTH),
     },
 }
