@@ -5,7 +5,7 @@ channel). Loading it back: each convolution gets the folded weight, and each bat
 up to pass that bias through unchanged in eval mode while holding the real per-channel
 statistics of its input, measured on calibration batches. Train-mode batch statistics then
 match the running ones, so the first fine-tuning steps start from the shipped behaviour instead
-of a reshuffled one. ``check_same`` proves the round trip on the calibration lines.
+of a reshuffled one. ``max_difference`` checks the round trip against the IR itself.
 """
 
 from __future__ import annotations

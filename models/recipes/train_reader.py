@@ -27,7 +27,7 @@ from edge_agent.anpr.charset import BLANK, CHARS, NUM_CLASSES, encode_text
 from edge_agent.anpr.preprocess import reader_line, standardise
 from models.recipes import reader_data
 from models.recipes.checkpoint import export_ir, load_checkpoint, save_checkpoint
-from models.recipes.ir_weights import load_ir_weights
+from models.recipes.ir_weights import load_ir_weights, max_difference
 from models.recipes.reader_net import ReaderNet
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -162,7 +162,10 @@ def main() -> int:
     step = 0
     if args.init and args.init.endswith(".xml"):
         load_ir_weights(model, Path(args.init), as_batch(train_lines[:512]))
-        print(f"starting from the weights in {args.init} (batch norms calibrated)")
+        gap = max_difference(model, Path(args.init), as_batch(train_lines[512:640]))
+        if gap > 1.0:  # FP16 weights leave a few hundredths; more means a wrong mapping
+            raise SystemExit(f"{args.init} did not load back faithfully (log-prob gap {gap:.2f})")
+        print(f"starting from the weights in {args.init} (batch norms calibrated, gap {gap:.3f})")
     elif args.init:
         model.load_state_dict(torch.load(args.init, weights_only=False)["model"])
         print(f"starting from the weights in {args.init}")
