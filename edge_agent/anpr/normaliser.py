@@ -68,22 +68,22 @@ def _as_vn(text: str, lines: int) -> Plate | None:
         return None
     head = text[:2].translate(TO_DIGIT)
     candidates: list[Plate] = []
-    if lines == 2 and len(text) in (8, 9):  # 59-L2 149.99 / 54-T1 5417: motorbike two-line
-        fixed = head + text[2].translate(TO_LETTER) + text[3] + text[4:].translate(TO_DIGIT)
-        m = _VN_MOTO.match(fixed)
-        if m and (len(text) == 9 or not text[3].isdigit()):
-            p, s, s2, n = m.groups()
-            candidates.append(
-                Plate(fixed, f"{p}-{s}{s2} {_vn_number(n)}", "VN", "vn-moto", fixed != text)
-            )
-    if lines == 2 and len(text) == 10:  # 29-MD1 223.59: electric motorbike
-        fixed = head + text[2:4].translate(TO_LETTER) + text[4:].translate(TO_DIGIT)
-        m = _VN_ELECTRIC.match(fixed)
-        if m:
-            p, s, s2, n = m.groups()
-            candidates.append(
-                Plate(fixed, f"{p}-{s}{s2} {_vn_number(n)}", "VN", "vn-moto", fixed != text)
-            )
+    if lines == 2:
+        # 59-L2 149.99 / 54-T1 5417: motorbike two-line (letter + letter or digit), and
+        # 29-MD1 223.59: electric motorbike (MĐ + digit); (pattern, fixed reading) per form
+        forms = []
+        if len(text) in (8, 9) and (len(text) == 9 or not text[3].isdigit()):
+            forms.append((_VN_MOTO, text[2].translate(TO_LETTER) + text[3]))
+        if len(text) == 10:
+            forms.append((_VN_ELECTRIC, text[2:4].translate(TO_LETTER) + text[4]))
+        for pattern, series in forms:
+            fixed = head + series + text[2 + len(series) :].translate(TO_DIGIT)
+            m = pattern.match(fixed)
+            if m:
+                p, s, s2, n = m.groups()
+                candidates.append(
+                    Plate(fixed, f"{p}-{s}{s2} {_vn_number(n)}", "VN", "vn-moto", fixed != text)
+                )
     for series_len in (1, 2):
         series = text[2 : 2 + series_len].translate(TO_LETTER)
         fixed = head + series + text[2 + series_len :].translate(TO_DIGIT)

@@ -11,19 +11,20 @@ of a reshuffled one. ``max_difference`` checks the round trip against the IR its
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 
-def _constant(node: object) -> np.ndarray:
-    """The value behind a weight or bias input (through FP16 ``Convert`` nodes)."""
-    while node.get_type_name() == "Convert":  # type: ignore[attr-defined]
-        node = node.input_value(0).get_node()  # type: ignore[attr-defined]
-    if node.get_type_name() != "Constant":  # type: ignore[attr-defined]
-        raise ValueError(f"expected a constant, found {node.get_type_name()}")  # type: ignore[attr-defined]
-    return np.asarray(node.get_data(), dtype=np.float32)  # type: ignore[attr-defined]
+def _constant(node: Any) -> np.ndarray:
+    """The value behind a weight or bias input (an openvino Node, through FP16 ``Convert``s)."""
+    while node.get_type_name() == "Convert":
+        node = node.input_value(0).get_node()
+    if node.get_type_name() != "Constant":
+        raise ValueError(f"expected a constant, found {node.get_type_name()}")
+    return np.asarray(node.get_data(), dtype=np.float32)
 
 
 def ir_convolutions(xml_path: Path) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -132,6 +132,8 @@ def main() -> int:
     parser.add_argument("--out", default=str(ROOT / "models"))
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
+    if args.init and not Path(args.init).is_file():
+        parser.error(f"--init {args.init}: no such checkpoint or IR file")
 
     random.seed(args.seed)
     np.random.seed(args.seed)
