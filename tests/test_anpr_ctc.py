@@ -4,6 +4,7 @@ when the greedy one does not (with an honest, lower confidence)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from edge_agent.anpr import ctc
 from edge_agent.anpr.charset import BLANK, INDEX, NUM_CLASSES
@@ -67,3 +68,27 @@ def test_a_reading_that_fits_is_kept_as_read() -> None:
 def test_garbage_stays_unread() -> None:
     read = Anpr._decode(_steps(*_spell("AAA")), 1)
     assert read.plate is None and read.raw == "AAA"
+
+
+def test_a_swapped_character_is_the_readers_own_next_best_of_its_kind() -> None:
+    # 59-F1 314.69 where the reader saw the 9 as an S, with a 9 its next-best digit
+    steps = _spell("5")
+    steps += [{"S": 0.9, "9": 0.06, "5": 0.01}, {"": 0.97}]
+    steps += _spell("F131469")
+    read = Anpr._decode(_steps(*steps), 2)
+    assert read.plate is not None and read.plate.text == "59F131469"
+    assert read.plate.fixed
+    # the 9 is as sure as its share among the digits (0.06 of some 0.075, the rest spread
+    # thinly over every class), not as sure as the S was
+    assert 0.7 < read.char_confidences[1] < 0.86
+    assert read.confidence == pytest.approx(min(read.char_confidences), abs=1e-4)
+
+
+def test_alternatives_name_each_characters_best_digit_and_letter() -> None:
+    steps = [{"S": 0.9, "9": 0.06}, {"": 0.97}, {"8": 0.5, "B": 0.45}, {"8": 0.6}, {"": 0.97}]
+    alt = ctc.alternatives(_steps(*steps))
+    assert (alt.as_digit, alt.as_letter) == ("98", "SB")
+    assert alt.digit_share[1] == 1.0 and alt.letter_share[0] == 1.0
+    # a class the reader rates below the floor everywhere is no opinion: the character stays
+    alt = ctc.alternatives(_steps({"K": 0.999}, {"": 0.999}))
+    assert alt.as_digit == "K" and alt.digit_share == (0.0,)

@@ -84,3 +84,22 @@ def test_every_plate_the_renderer_makes_is_a_format_the_normaliser_accepts() -> 
         plate = normalise(spec.text, len(spec.lines))
         assert plate is not None, spec
         assert plate.text == spec.text and not plate.fixed, spec
+
+
+def test_the_reader_picks_which_digit_a_lookalike_letter_is() -> None:
+    # the province number 59 read as 5S: the table alone would say 55; the reader's own
+    # next-best digit for that S is 9
+    assert normalise("5SF131469", 2).text == "55F131469"  # type: ignore[union-attr]
+    plate = normalise("5SF131469", 2, as_digit="59F131469", as_letter="5SF131469")
+    assert plate is not None and plate.text == "59F131469" and plate.fixed
+    assert plate.display == "59-F1 314.69"
+    # and which letter a lookalike digit is, in the series position
+    plate = normalise("51834567", 1, as_digit="51834567", as_letter="51E34567")
+    assert plate is not None and plate.text == "51E34567"
+
+
+def test_only_lookalikes_are_ever_swapped() -> None:
+    # a V is no digit, whatever the reader would make of it: 5V204212 is no plate
+    assert normalise("5V204212", 2, as_digit="51204212", as_letter="5VZ04212") is None
+    # alternatives of another length than the reading are ignored (the table decides)
+    assert normalise("5SF131469", 2, as_digit="59", as_letter="").text == "55F131469"  # type: ignore[union-attr]

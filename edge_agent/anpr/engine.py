@@ -130,6 +130,20 @@ class Anpr:
         (its confidence is then its share of the alternatives, never more)."""
         raw, confs = ctc.greedy(logp)
         plate = normalise(raw, lines)
+        if plate is not None and plate.fixed and len(plate.text) == len(confs):
+            # the format swaps a lookalike: the reader, not the table, says which one it is
+            alt = ctc.alternatives(logp)
+            plate = normalise(raw, lines, as_digit=alt.as_digit, as_letter=alt.as_letter) or plate
+            # and a swapped character is only as sure as the reader's share for it among the
+            # characters of its kind (0 where the table, not the reader, chose it)
+            confs = [
+                c
+                if new == old
+                else _share(new, alt.as_digit[i], alt.digit_share[i])
+                if new.isdigit()
+                else _share(new, alt.as_letter[i], alt.letter_share[i])
+                for i, (c, new, old) in enumerate(zip(confs, plate.text, raw, strict=True))
+            ]
         if plate is None and raw:
             for text, share in ctc.candidates(logp)[1:]:
                 alternative = normalise(text, lines)
@@ -180,6 +194,10 @@ class Anpr:
             for r, crop, (box, score) in zip(self.read_crops(crops), crops, boxes, strict=True)
         ]
         return results
+
+
+def _share(chosen: str, readers: str, share: float) -> float:
+    return share if chosen == readers else 0.0
 
 
 def _better(a: PlateResult, b: PlateResult) -> bool:

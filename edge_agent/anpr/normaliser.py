@@ -15,23 +15,24 @@ from typing import Literal
 
 from protocol.plates import CN_PROVINCES, VN_LETTERS
 
-TO_DIGIT = str.maketrans(
-    {
-        "O": "0",
-        "D": "0",
-        "Q": "0",
-        "U": "0",
-        "I": "1",
-        "L": "1",
-        "T": "1",
-        "Z": "2",
-        "S": "5",
-        "B": "8",
-        "G": "6",
-        "A": "4",
-    }
-)
-TO_LETTER = str.maketrans({"0": "D", "8": "B", "5": "S", "2": "Z", "6": "G", "4": "A", "1": "T"})
+#: The letters a digit is read as, and the digits a letter is (the only swaps the format makes).
+DIGIT_LOOKALIKES = {
+    "O": "0",
+    "D": "0",
+    "Q": "0",
+    "U": "0",
+    "I": "1",
+    "L": "1",
+    "T": "1",
+    "Z": "2",
+    "S": "5",
+    "B": "8",
+    "G": "6",
+    "A": "4",
+}
+LETTER_LOOKALIKES = {"0": "D", "8": "B", "5": "S", "2": "Z", "6": "G", "4": "A", "1": "T"}
+TO_DIGIT = str.maketrans(DIGIT_LOOKALIKES)
+TO_LETTER = str.maketrans(LETTER_LOOKALIKES)
 CN_TAIL = str.maketrans({"I": "1", "O": "0"})
 
 _VN = re.compile(rf"^(\d{{2}})([{VN_LETTERS}]{{1,2}})(\d{{4,5}})$")
@@ -62,22 +63,22 @@ def _vn_number(digits: str) -> str:
     return f"{digits[:3]}.{digits[3:]}" if len(digits) == 5 else digits
 
 
-def _as_vn(text: str, lines: int) -> Plate | None:
+def _as_vn(text: str, lines: int, digits: str, letters: str) -> Plate | None:
     """The reading that fits a Vietnamese format with the fewest characters swapped."""
     if len(text) < 7:
         return None
-    head = text[:2].translate(TO_DIGIT)
+    head = digits[:2].translate(TO_DIGIT)
     candidates: list[Plate] = []
     if lines == 2:
         # 59-L2 149.99 / 54-T1 5417: motorbike two-line (letter + letter or digit), and
         # 29-MD1 223.59: electric motorbike (MĐ + digit); (pattern, fixed reading) per form
         forms = []
         if len(text) in (8, 9) and (len(text) == 9 or not text[3].isdigit()):
-            forms.append((_VN_MOTO, text[2].translate(TO_LETTER) + text[3]))
+            forms.append((_VN_MOTO, letters[2].translate(TO_LETTER) + text[3]))
         if len(text) == 10:
-            forms.append((_VN_ELECTRIC, text[2:4].translate(TO_LETTER) + text[4]))
+            forms.append((_VN_ELECTRIC, letters[2:4].translate(TO_LETTER) + text[4]))
         for pattern, series in forms:
-            fixed = head + series + text[2 + len(series) :].translate(TO_DIGIT)
+            fixed = head + series + digits[2 + len(series) :].translate(TO_DIGIT)
             m = pattern.match(fixed)
             if m:
                 p, s, s2, n = m.groups()
@@ -85,8 +86,8 @@ def _as_vn(text: str, lines: int) -> Plate | None:
                     Plate(fixed, f"{p}-{s}{s2} {_vn_number(n)}", "VN", "vn-moto", fixed != text)
                 )
     for series_len in (1, 2):
-        series = text[2 : 2 + series_len].translate(TO_LETTER)
-        fixed = head + series + text[2 + series_len :].translate(TO_DIGIT)
+        series = letters[2 : 2 + series_len].translate(TO_LETTER)
+        fixed = head + series + digits[2 + series_len :].translate(TO_DIGIT)
         m = _VN.match(fixed)
         if m and (len(m.group(2)) == 1 or m.group(2) in VN_SERIES_PAIRS):
             p, s, n = m.groups()
@@ -97,12 +98,13 @@ def _as_vn(text: str, lines: int) -> Plate | None:
     return min(candidates, key=lambda c: sum(a != b for a, b in zip(c.text, text, strict=True)))
 
 
-def _as_cn(text: str) -> Plate | None:
+def _as_cn(text: str, letters: str) -> Plate | None:
     province = text[0] if text and text[0] in CN_PROVINCES else ""
     body = text[len(province) :]
     if len(body) < 6:
         return None
-    fixed = province + body[0].translate(TO_LETTER) + body[1:].translate(CN_TAIL)
+    letter = letters[len(province)].translate(TO_LETTER)
+    fixed = province + letter + body[1:].translate(CN_TAIL)
     m = _CN.match(fixed)
     if not m:
         return None
@@ -111,13 +113,30 @@ def _as_cn(text: str) -> Plate | None:
     return Plate(fixed, f"{prov}{letter}·{tail}", "CN", kind, fixed != text)
 
 
-def normalise(raw: str, lines: int = 1) -> Plate | None:
-    """The plate ``raw`` is, or None when it fits no known format."""
+def _reader_swaps(text: str, alternatives: str | None, lookalikes: dict[str, str]) -> str:
+    """``text`` with each known lookalike replaced by the reader's own alternative for it (a
+    character no table lists stays: a ``V`` is no digit, whatever the reader would make of it)."""
+    if alternatives is None or len(alternatives) != len(text):
+        return text
+    return "".join(a if c in lookalikes else c for c, a in zip(text, alternatives, strict=True))
+
+
+def normalise(
+    raw: str, lines: int = 1, *, as_digit: str | None = None, as_letter: str | None = None
+) -> Plate | None:
+    """The plate ``raw`` is, or None when it fits no known format.
+
+    ``as_digit`` / ``as_letter`` (as long as ``raw``) say per character what it is if the format
+    needs a digit / a letter there: the reader's own next-best of that kind (``59`` read ``5S``
+    is ``59``, not the table's ``55``). Where they hold a character of the wrong kind, or are not
+    given, the confusables table swaps it; only the table's lookalikes are ever swapped."""
     text = "".join(c for c in raw.upper() if c.isalnum())
     if not text:
         return None
+    digits = _reader_swaps(text, as_digit, DIGIT_LOOKALIKES)
+    letters = _reader_swaps(text, as_letter, LETTER_LOOKALIKES)
     if text[0] in CN_PROVINCES:
-        return _as_cn(text)
+        return _as_cn(text, letters)
     if text[0].isdigit():
-        return _as_vn(text, lines)
-    return _as_cn(text) or _as_vn(text, lines)
+        return _as_vn(text, lines, digits, letters)
+    return _as_cn(text, letters) or _as_vn(text, lines, digits, letters)
