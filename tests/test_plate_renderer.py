@@ -77,13 +77,28 @@ def test_the_one_has_a_short_or_a_long_flag_and_stays_apart_from_the_seven() -> 
     left = long[:, : long.shape[1] // 4]
     assert left[: h // 2].any() and not left[h // 2 :].any(), "the flag is in the top half"
     for one in (short, long):
-        stem = one[int(h * 0.5) :].any(axis=0).nonzero()[0]
-        top = one[int(h * 0.15) : int(h * 0.3)].any(axis=0).nonzero()[0]
+        stem = np.flatnonzero(one[int(h * 0.5) :].any(axis=0))
+        top = np.flatnonzero(one[int(h * 0.15) : int(h * 0.3)].any(axis=0))
         assert stem.max() >= top.max() - 2, "the stem stands upright under the flag's top"
     seven = cv2.resize(
         stroke_font.glyph_mask("7", 0.1), long.shape[::-1], interpolation=cv2.INTER_AREA
     )
     assert np.abs(seven.astype(np.float32) / 255 - long).mean() > 0.1
+
+
+def test_the_m_is_wide_or_as_narrow_as_a_digit_with_its_vertex_at_half_height() -> None:
+    wide = stroke_font.glyph_mask("M", 0.1, form="wide") > 128
+    narrow = stroke_font.glyph_mask("M", 0.1, form="narrow") > 128
+    digit = stroke_font.glyph_mask("0", 0.1) > 128
+    assert wide.shape[1] > 1.2 * narrow.shape[1]
+    assert narrow.shape[1] <= 1.1 * digit.shape[1], "the narrow M is no wider than a digit"
+    for m, lowest in ((wide, 0.66), (narrow, 0.55)):
+        h, w = m.shape
+        middle = np.flatnonzero(m[:, w // 2 - 1 : w // 2 + 2].any(axis=1))
+        assert abs(middle.max() / h - lowest) < 0.08, "where the middle vertex reaches down"
+        bottom = m[int(h * 0.9) :]
+        assert bottom[:, : w // 4].any() and bottom[:, -w // 4 :].any(), "both legs reach down"
+        assert not bottom[:, w // 3 : -w // 3].any(), "the middle stays up"
 
 
 def test_heavier_weights_put_more_ink_down() -> None:

@@ -27,6 +27,7 @@ STROKE = "stroke"  # font key of the project's own stroke font (simulators/plate
 FORM_SHARES: dict[str, dict[str, float]] = {
     "1": {"short-flag": 0.4, "long-flag": 0.6},
     "4": {"open": 0.2, "open-low": 0.2, "open-steep": 0.25, "closed": 0.35},
+    "M": {"wide": 0.5, "narrow": 0.5},
 }
 #: Cell width of a ``1`` on plates that space it narrowly (a share of a digit's cell).
 NARROW_ONE_CELL = 0.6

@@ -103,11 +103,17 @@ WEIGHTS = (0.07, 0.09, 0.11, 0.13, 0.15)
 #: with a low stem and an almost upright left stroke (VN motorbike plates: an ``L`` with a short
 #: stem, which a reader not taught it calls ``L`` or ``1``), closed (the diagonal meets the stem
 #: at the top). The ``1``: a short flag, or the
-#: long one of the Vietnamese face, which a reader taught only the short one calls ``7``.
+#: long one of the Vietnamese face, which a reader taught only the short one calls ``7``. The
+#: ``M``: wide, or as narrow as a digit with its middle vertex at half height (VN motorbike
+#: plates: read ``H`` or ``N`` by a reader that knows only the wide one).
 FORMS: dict[str, dict[str, tuple[list[Stroke], float]]] = {
     "1": {
         "short-flag": (GLYPHS["1"], WIDTH["1"]),
         "long-flag": ([[(0.0, 0.34), (0.7, 0.0), (0.7, 1.0)]], 0.44),
+    },
+    "M": {
+        "wide": (GLYPHS["M"], WIDTH["M"]),
+        "narrow": ([[(0.0, 1.0), (0.0, 0.0), (0.5, 0.55), (1.0, 0.0), (1.0, 1.0)]], 0.46),
     },
     "4": {
         "open": (GLYPHS["4"], DEFAULT_WIDTH),

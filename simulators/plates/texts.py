@@ -59,8 +59,9 @@ def vn_plate(rng: random.Random, kind: str | None = None) -> PlateSpec:
         if rng.random() < VN_ELECTRIC_SHARE:
             series = "MĐ" + rng.choice(DIGITS[1:])
         else:
+            # a letter and a digit (59-C2); two letters are rare (some 1 % of real plates)
             series = rng.choice(VN_SERIES) + (
-                rng.choice(DIGITS[1:]) if rng.random() < 0.85 else rng.choice(VN_SERIES)
+                rng.choice(DIGITS[1:]) if rng.random() < 0.97 else rng.choice(VN_SERIES)
             )
         colour: Colour = "white"
         number = f"{_digits(rng, 3)}.{_digits(rng, 2)}" if "Đ" in series else _vn_number(rng)
