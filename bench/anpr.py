@@ -29,6 +29,8 @@ from edge_agent.anpr.preprocess import ImageError, is_two_line
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 SEED_HELDOUT = 424242  # as models/recipes/reader_data.py: never used for training
 SEED_SCENES = 777001
+#: Crop width buckets of the synthetic set: (name, upper bound in pixels, exclusive).
+WIDTHS = (("<80px", 80), ("80-159px", 160), (">=160px", 1 << 30))
 
 
 def distance(a: str, b: str) -> int:
@@ -81,6 +83,7 @@ def main() -> int:
 
     rng = random.Random(SEED_HELDOUT)
     pairs, crop_ms = [], []
+    by_width: dict[str, list[tuple[str, str]]] = {name: [] for name, _ in WIDTHS}
     for _ in range(args.synthetic):
         spec = random_plate(rng)
         crop = render_crop(spec, rng, Look(difficulty=rng.uniform(0.2, 1.0)))
@@ -88,7 +91,11 @@ def main() -> int:
         read = anpr.read_crop(crop)
         crop_ms.append((time.perf_counter() - started) * 1000)
         pairs.append((text_of(read), spec.text))
+        width = next(name for name, below in WIDTHS if crop.shape[1] < below)
+        by_width[width].append(pairs[-1])
     result["synthetic_heldout"] = score(pairs)
+    # how far away a plate may be: the share read exactly by the crop's width in pixels
+    result["synthetic_by_crop_width"] = {name: score(p) for name, p in by_width.items()}
 
     from models.recipes.reader_data import ccpd_split, vn_items
 
