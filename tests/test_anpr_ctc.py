@@ -92,3 +92,19 @@ def test_alternatives_name_each_characters_best_digit_and_letter() -> None:
     # a class the reader rates below the floor everywhere is no opinion: the character stays
     alt = ctc.alternatives(_steps({"K": 0.999}, {"": 0.999}))
     assert alt.as_digit == "K" and alt.digit_share == (0.0,)
+
+
+def test_digit_odds_weigh_every_digit_against_every_letter() -> None:
+    alt = ctc.alternatives(_steps({"Z": 0.5, "2": 0.3, "7": 0.1}, {"": 0.97}))
+    assert 0.6 < alt.digit_odds[0] < 0.9  # 0.4 of digits against 0.5 of letters, and the rest
+
+
+def test_an_unsure_second_series_letter_on_a_motorbike_plate_is_read_as_its_digit() -> None:
+    steps = _spell("59C") + [{"Z": 0.55, "2": 0.4}, {"": 0.97}] + _spell("24729")
+    read = Anpr._decode(_steps(*steps), 2)
+    assert read.plate is not None and read.plate.display == "59-C2 247.29"
+    assert read.char_confidences[3] > 0.8  # the 2's share among the digits
+    # read surely, two letters stand
+    steps = _spell("59VA00843")
+    read = Anpr._decode(_steps(*steps), 2)
+    assert read.plate is not None and read.plate.display == "59-VA 008.43"

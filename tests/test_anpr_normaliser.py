@@ -103,3 +103,21 @@ def test_only_lookalikes_are_ever_swapped() -> None:
     assert normalise("5V204212", 2, as_digit="51204212", as_letter="5VZ04212") is None
     # alternatives of another length than the reading are ignored (the table decides)
     assert normalise("5SF131469", 2, as_digit="59", as_letter="").text == "55F131469"  # type: ignore[union-attr]
+
+
+def test_a_motorbike_series_is_a_letter_and_a_digit_unless_the_reader_is_sure_of_two_letters() -> (
+    None
+):
+    # 59-C2 read 59-CZ: two-letter series are rare, so an unsure Z is the reader's 2
+    unsure = (1.0, 1.0, 0.0, 0.4, 1.0, 1.0, 1.0, 1.0, 1.0)
+    plate = normalise("59CZ24729", 2, as_digit="59C224729", digit_odds=unsure)
+    assert plate is not None and plate.text == "59C224729" and plate.display == "59-C2 247.29"
+    # a reader sure of the second letter keeps it (59-VA 008.43 exists)
+    sure = (1.0, 1.0, 0.0, 0.001, 1.0, 1.0, 1.0, 1.0, 1.0)
+    plate = normalise("59VA00843", 2, as_digit="59V400843", digit_odds=sure)
+    assert plate is not None and plate.text == "59VA00843"
+    # without the reader's odds the reading stands as read
+    assert normalise("59CZ24729", 2).text == "59CZ24729"  # type: ignore[union-attr]
+    # and a letter that looks like no digit is never made one
+    plate = normalise("59CK24729", 2, as_digit="59C224729", digit_odds=unsure)
+    assert plate is not None and plate.text == "59CK24729"

@@ -39,12 +39,14 @@ class Alternatives:
     digit (or a Latin letter): itself where it is one, else the one the reader rates likeliest at
     the steps it read the character at, with that one's share of the class (its confidence given
     the format). Where the reader rates every one of the class below ``OPINION_FLOOR`` the
-    character stays itself (the normaliser's confusables table decides) with share 0."""
+    character stays itself (the normaliser's confusables table decides) with share 0.
+    ``digit_odds``: how much likelier the reader finds any digit than any letter there."""
 
     as_digit: str
     as_letter: str
     digit_share: tuple[float, ...]
     letter_share: tuple[float, ...]
+    digit_odds: tuple[float, ...]
 
 
 def alternatives(logp: np.ndarray) -> Alternatives:
@@ -52,7 +54,7 @@ def alternatives(logp: np.ndarray) -> Alternatives:
     # the steps that start a character of the greedy reading (not blank, not a repeat)
     starts = np.flatnonzero((best != BLANK) & (best != np.concatenate(([BLANK], best[:-1]))))
     if not len(starts):
-        return Alternatives("", "", (), ())
+        return Alternatives("", "", (), (), ())
     # per character: the probabilities of the two kinds, each the max over the character's
     # steps (its run of repeats; blanks after it are not its steps)
     runs_end = np.concatenate((starts[1:], [len(best)]))
@@ -64,6 +66,8 @@ def alternatives(logp: np.ndarray) -> Alternatives:
         ]
     )
     picks, shares = {}, {}
+    masses = rows[:, :10].sum(axis=1), rows[:, 10:].sum(axis=1)
+    odds = tuple((masses[0] / np.maximum(masses[1], 1e-30)).tolist())
     for kind, cols in (("digit", slice(0, 10)), ("letter", slice(10, 36))):
         cls = rows[:, cols]
         pick = cls.argmax(axis=1)
@@ -86,7 +90,11 @@ def alternatives(logp: np.ndarray) -> Alternatives:
                 out[kind].append(CHARS[int(pick[i])])
                 share[kind].append(float(shares[kind][i]))
     return Alternatives(
-        "".join(out["digit"]), "".join(out["letter"]), tuple(share["digit"]), tuple(share["letter"])
+        "".join(out["digit"]),
+        "".join(out["letter"]),
+        tuple(share["digit"]),
+        tuple(share["letter"]),
+        odds,
     )
 
 

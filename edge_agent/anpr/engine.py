@@ -130,10 +130,21 @@ class Anpr:
         (its confidence is then its share of the alternatives, never more)."""
         raw, confs = ctc.greedy(logp)
         plate = normalise(raw, lines)
-        if plate is not None and plate.fixed and len(plate.text) == len(confs):
-            # the format swaps a lookalike: the reader, not the table, says which one it is
+        moto_letters = lines == 2 and len(raw) in (8, 9) and raw[2:4].isalpha()
+        if plate is not None and (plate.fixed or moto_letters) and len(plate.text) == len(confs):
+            # the format swaps a lookalike (or a motorbike series reads as two letters, which
+            # is rare): the reader, not the table, says which one it is
             alt = ctc.alternatives(logp)
-            plate = normalise(raw, lines, as_digit=alt.as_digit, as_letter=alt.as_letter) or plate
+            plate = (
+                normalise(
+                    raw,
+                    lines,
+                    as_digit=alt.as_digit,
+                    as_letter=alt.as_letter,
+                    digit_odds=alt.digit_odds,
+                )
+                or plate
+            )
             # and a swapped character is only as sure as the reader's share for it among the
             # characters of its kind (0 where the table, not the reader, chose it)
             confs = [

@@ -10,6 +10,7 @@ one a position must hold.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -43,6 +44,9 @@ _VN = re.compile(rf"^(\d{{2}})([{VN_LETTERS}]{{1,2}})(\d{{4,5}})$")
 VN_SERIES_PAIRS = frozenset(
     {"LD", "KT", "NG", "NN", "QT", "CV", "DA", "TD", "HC", "MK", "MD", "RM"}
 )
+#: Prior odds of a digit over a letter as a motorbike series' second character (59-C2 against
+#: 59-AB): some 30 to 1 on the real crops' labels.
+MOTO_SERIES_DIGIT_ODDS = 30.0
 _VN_MOTO = re.compile(rf"^(\d{{2}})([{VN_LETTERS}])([{VN_LETTERS}0-9])(\d{{4,5}})$")
 #: Electric motorbikes (a series opened in the 2020s, five-digit numbers only): MĐ (spelt MD)
 #: and a digit, 29-MĐ1 / 223.59.
@@ -63,7 +67,9 @@ def _vn_number(digits: str) -> str:
     return f"{digits[:3]}.{digits[3:]}" if len(digits) == 5 else digits
 
 
-def _as_vn(text: str, lines: int, digits: str, letters: str) -> Plate | None:
+def _as_vn(
+    text: str, lines: int, digits: str, letters: str, digit_odds: Sequence[float] | None
+) -> Plate | None:
     """The reading that fits a Vietnamese format with the fewest characters swapped."""
     if len(text) < 7:
         return None
@@ -74,7 +80,15 @@ def _as_vn(text: str, lines: int, digits: str, letters: str) -> Plate | None:
         # 29-MD1 223.59: electric motorbike (MĐ + digit); (pattern, fixed reading) per form
         forms = []
         if len(text) in (8, 9) and (len(text) == 9 or not text[3].isdigit()):
-            forms.append((_VN_MOTO, letters[2].translate(TO_LETTER) + text[3]))
+            second = text[3]
+            if (
+                second in DIGIT_LOOKALIKES
+                and digit_odds is not None
+                and digit_odds[3] * MOTO_SERIES_DIGIT_ODDS > 1
+            ):
+                # 59-C2 read 59-CZ: a letter there is rare, the reader is unsure, so a digit
+                second = digits[3].translate(TO_DIGIT)
+            forms.append((_VN_MOTO, letters[2].translate(TO_LETTER) + second))
         if len(text) == 10:
             forms.append((_VN_ELECTRIC, letters[2:4].translate(TO_LETTER) + text[4]))
         for pattern, series in forms:
@@ -122,14 +136,21 @@ def _reader_swaps(text: str, alternatives: str | None, lookalikes: dict[str, str
 
 
 def normalise(
-    raw: str, lines: int = 1, *, as_digit: str | None = None, as_letter: str | None = None
+    raw: str,
+    lines: int = 1,
+    *,
+    as_digit: str | None = None,
+    as_letter: str | None = None,
+    digit_odds: Sequence[float] | None = None,
 ) -> Plate | None:
     """The plate ``raw`` is, or None when it fits no known format.
 
     ``as_digit`` / ``as_letter`` (as long as ``raw``) say per character what it is if the format
     needs a digit / a letter there: the reader's own next-best of that kind (``59`` read ``5S``
     is ``59``, not the table's ``55``). Where they hold a character of the wrong kind, or are not
-    given, the confusables table swaps it; only the table's lookalikes are ever swapped."""
+    given, the confusables table swaps it; only the table's lookalikes are ever swapped.
+    ``digit_odds`` (per character, how much likelier the reader finds a digit than a letter)
+    lets a motorbike series' second character be the digit it nearly always is."""
     text = "".join(c for c in raw.upper() if c.isalnum())
     if not text:
         return None
@@ -137,6 +158,7 @@ def normalise(
     letters = _reader_swaps(text, as_letter, LETTER_LOOKALIKES)
     if text[0] in CN_PROVINCES:
         return _as_cn(text, letters)
+    odds = digit_odds if digit_odds is not None and len(digit_odds) == len(text) else None
     if text[0].isdigit():
-        return _as_vn(text, lines, digits, letters)
-    return _as_cn(text, letters) or _as_vn(text, lines, digits, letters)
+        return _as_vn(text, lines, digits, letters, odds)
+    return _as_cn(text, letters) or _as_vn(text, lines, digits, letters, odds)
