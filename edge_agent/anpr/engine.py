@@ -126,8 +126,10 @@ class Anpr:
 
     @staticmethod
     def _decode(logp: np.ndarray, lines: int) -> PlateResult:
-        """The greedy reading; when it fits no plate format, the likeliest reading that does
-        (its confidence is then its share of the alternatives, never more)."""
+        """The greedy reading; a lookalike the format swaps becomes the reader's own next-best
+        of the kind the format needs (as sure as its share among that kind); when the reading
+        fits no plate format, the likeliest reading that does (its confidence is then its share
+        of the alternatives, never more)."""
         raw, confs = ctc.greedy(logp)
         plate = normalise(raw, lines)
         moto_letters = lines == 2 and len(raw) in (8, 9) and raw[2:4].isalpha()
