@@ -132,10 +132,9 @@ class Anpr:
         of the alternatives, never more)."""
         raw, confs = ctc.greedy(logp)
         plate = normalise(raw, lines)
-        moto_letters = lines == 2 and len(raw) in (8, 9) and raw[2:4].isalpha()
-        if plate is not None and (plate.fixed or moto_letters) and len(plate.text) == len(confs):
-            # the format swaps a lookalike (or a motorbike series reads as two letters, which
-            # is rare): the reader, not the table, says which one it is
+        # the format swapped a lookalike, or read a motorbike series as two letters (rare: the
+        # normaliser weighs it against the reader's odds): the reader says which one it saw
+        if plate is not None and (plate.fixed or _two_letter_moto_series(plate)):
             alt = ctc.alternatives(logp)
             plate = (
                 normalise(
@@ -147,16 +146,11 @@ class Anpr:
                 )
                 or plate
             )
-            # and a swapped character is only as sure as the reader's share for it among the
-            # characters of its kind (0 where the table, not the reader, chose it)
-            confs = [
-                c
-                if new == old
-                else _share(new, alt.as_digit[i], alt.digit_share[i])
-                if new.isdigit()
-                else _share(new, alt.as_letter[i], alt.letter_share[i])
-                for i, (c, new, old) in enumerate(zip(confs, plate.text, raw, strict=True))
-            ]
+            if len(plate.text) == len(confs):
+                confs = [
+                    c if new == old else _swapped_confidence(new, i, alt)
+                    for i, (c, new, old) in enumerate(zip(confs, plate.text, raw, strict=True))
+                ]
         if plate is None and raw:
             for text, share in ctc.candidates(logp)[1:]:
                 alternative = normalise(text, lines)
@@ -209,8 +203,16 @@ class Anpr:
         return results
 
 
-def _share(chosen: str, readers: str, share: float) -> float:
-    return share if chosen == readers else 0.0
+def _two_letter_moto_series(plate: Plate) -> bool:
+    return plate.kind == "vn-moto" and plate.text[3].isalpha()
+
+
+def _swapped_confidence(chosen: str, i: int, alt: ctc.Alternatives) -> float:
+    """How sure a character the format swapped in is: the reader's share for it among the
+    characters of its kind, 0 where the table, not the reader, chose it."""
+    if chosen.isdigit():
+        return alt.digit_share[i] if chosen == alt.as_digit[i] else 0.0
+    return alt.letter_share[i] if chosen == alt.as_letter[i] else 0.0
 
 
 def _better(a: PlateResult, b: PlateResult) -> bool:

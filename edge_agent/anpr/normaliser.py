@@ -117,8 +117,7 @@ def _as_cn(text: str, letters: str) -> Plate | None:
     body = text[len(province) :]
     if len(body) < 6:
         return None
-    letter = letters[len(province)].translate(TO_LETTER)
-    fixed = province + letter + body[1:].translate(CN_TAIL)
+    fixed = province + letters[len(province)].translate(TO_LETTER) + body[1:].translate(CN_TAIL)
     m = _CN.match(fixed)
     if not m:
         return None

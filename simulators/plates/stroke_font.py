@@ -102,10 +102,10 @@ WEIGHTS = (0.07, 0.09, 0.11, 0.13, 0.15)
 #: low stem and a flatter diagonal (the stem starts half way down: many VN car plates), open
 #: with a low stem and an almost upright left stroke (VN motorbike plates: an ``L`` with a short
 #: stem, which a reader not taught it calls ``L`` or ``1``), closed (the diagonal meets the stem
-#: at the top). The ``1``: a short flag, or the
-#: long one of the Vietnamese face, which a reader taught only the short one calls ``7``. The
-#: ``M``: wide, or as narrow as a digit with its middle vertex at half height (VN motorbike
-#: plates: read ``H`` or ``N`` by a reader that knows only the wide one).
+#: at the top). The ``1``: a short flag, or the long one of the Vietnamese face, which a reader
+#: taught only the short one calls ``7``. The ``M``: wide, or as narrow as a digit with its
+#: middle vertex at half height (VN motorbike plates: read ``H`` or ``N`` by a reader that knows
+#: only the wide one).
 FORMS: dict[str, dict[str, tuple[list[Stroke], float]]] = {
     "1": {
         "short-flag": (GLYPHS["1"], WIDTH["1"]),
