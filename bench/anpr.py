@@ -6,6 +6,7 @@ split into one-line and two-line. Latency: full 1280x720 frames (detector + read
 reader only per crop. ``--dump DIR`` writes the VN disagreements for inspection.
 
     python bench/anpr.py [--synthetic 1000] [--frames 200] [--dump DIR] [--models DIR]
+                         [--no-second-look]
 """
 
 from __future__ import annotations
@@ -73,13 +74,21 @@ def main() -> int:
     parser.add_argument(
         "--models", default=None, help="folder holding both IRs (default: the committed models/)"
     )
+    parser.add_argument(
+        "--no-second-look",
+        action="store_true",
+        help="read each crop once (no second look at unsure readings), to compare",
+    )
     args = parser.parse_args()
     from simulators.plates.render import Look, render_crop
     from simulators.plates.scene import render_scene
     from simulators.plates.texts import random_plate
 
-    anpr = Anpr(args.models) if args.models else Anpr()
-    result: dict[str, object] = {}
+    second_look = not args.no_second_look
+    anpr = (
+        Anpr(args.models, second_look=second_look) if args.models else Anpr(second_look=second_look)
+    )
+    result: dict[str, object] = {"second_look": second_look}
 
     rng = random.Random(SEED_HELDOUT)
     pairs, crop_ms = [], []

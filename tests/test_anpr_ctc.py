@@ -100,7 +100,7 @@ def test_digit_odds_weigh_every_digit_against_every_letter() -> None:
 
 
 def test_an_unsure_second_series_letter_on_a_motorbike_plate_is_read_as_its_digit() -> None:
-    steps = _spell("59C") + [{"Z": 0.55, "2": 0.4}, {"": 0.97}] + _spell("24729")
+    steps = [*_spell("59C"), {"Z": 0.55, "2": 0.4}, {"": 0.97}, *_spell("24729")]
     read = Anpr._decode(_steps(*steps), 2)
     assert read.plate is not None and read.plate.display == "59-C2 247.29"
     assert read.char_confidences[3] > 0.8  # the 2's share among the digits

@@ -14,13 +14,15 @@ from edge_agent.anpr import ctc
 from edge_agent.anpr.detector import decode, detector_input, letterbox
 from edge_agent.anpr.normaliser import Plate, normalise
 from edge_agent.anpr.preprocess import check_image, is_ambiguous, reader_line, standardise
+from edge_agent.anpr.second_look import looks, weigh
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 READER_XML = "plate_reader.xml"
 DETECTOR_XML = "plate_detector.xml"
 
 
-#: A reading at least this sure is not second-guessed by reading the crop in the other layout.
+#: A reading at least this sure is not second-guessed (by reading the crop in the other layout,
+#: or by a second look at it, see ``second_look``).
 SURE = 0.9
 
 
@@ -61,6 +63,7 @@ class Anpr:
         *,
         threads: int | None = None,
         detector_threshold: float = 0.3,
+        second_look: bool = True,
     ) -> None:
         import openvino as ov
 
@@ -80,6 +83,10 @@ class Anpr:
             else None
         )
         self.detector_threshold = detector_threshold
+        #: read an unsure crop again a little tighter and tilted (``second_look``), in one batch
+        self.second_look = second_look
+        #: crops looked at again so far (a clear plate is read once)
+        self.second_looks = 0
         self._lock = threading.Lock()
         self._reader_request = self._reader.create_infer_request()
         self._detector_request = self._detector.create_infer_request() if self._detector else None
@@ -116,7 +123,30 @@ class Anpr:
                 read = self._decode(logp, n)
                 if _better(read, reads[k]):
                     reads[k] = read
+        if self.second_look:
+            self._look_again(checked, reads)
         return reads
+
+    def _look_again(self, crops: list[np.ndarray], reads: list[PlateResult]) -> None:
+        """Replace each unsure reading by the one its second looks agree on (in place)."""
+        unsure = [k for k, r in enumerate(reads) if r.plate is None or r.confidence < SURE]
+        if not unsure:
+            return
+        self.second_looks += len(unsure)
+        owners, lines = [], []
+        for k in unsure:
+            for view in looks(crops[k]):
+                if view.shape[0] >= 8 and view.shape[1] >= 16:
+                    owners.append(k)
+                    lines.append(reader_line(view, reads[k].lines)[0])
+        if not lines:
+            return
+        again: dict[int, list[PlateResult]] = {k: [reads[k]] for k in unsure}
+        for k, logp in zip(owners, self._infer(lines), strict=True):
+            again[k].append(self._decode(logp, reads[k].lines))
+        for k, group in again.items():
+            pick = weigh([(r.plate.text if r.plate else None, r.confidence) for r in group])
+            reads[k] = group[pick]
 
     def _infer(self, lines: list[np.ndarray]) -> list[np.ndarray]:
         x = standardise(np.stack(lines))
