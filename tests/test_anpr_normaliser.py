@@ -67,6 +67,16 @@ def test_non_plates_are_refused(raw: str) -> None:
     assert normalise(raw) is None
 
 
+def test_a_chinese_new_energy_plate_is_never_two_line() -> None:
+    """A one-line plate in a thick frame is as tall as a two-line one; read as two lines it can
+    come out as eight characters, which no two-line Chinese plate holds."""
+    assert normalise("皖RX8D531", 2) is None
+    plate = normalise("皖RX8D531", 1)
+    assert plate is not None and plate.kind == "cn-new-energy"
+    two = normalise("桂A4K9X1", 2)
+    assert two is not None and two.display == "桂A·4K9X1"
+
+
 def test_a_motorbike_series_letter_must_be_vietnamese() -> None:
     assert normalise("59W187515", 2) is None
     plate = normalise("59N187515", 2)

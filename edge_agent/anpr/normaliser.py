@@ -112,7 +112,10 @@ def _as_vn(
     return min(candidates, key=lambda c: sum(a != b for a, b in zip(c.text, text, strict=True)))
 
 
-def _as_cn(text: str, letters: str) -> Plate | None:
+def _as_cn(text: str, letters: str, lines: int) -> Plate | None:
+    """A Chinese plate. Two-line Chinese plates (large vehicles' rear plates, motorcycles) hold a
+    province and a letter over five characters: the new-energy plates (six after the letter) are
+    all one-line, so a two-line reading of that length is a one-line plate read the wrong way."""
     province = text[0] if text and text[0] in CN_PROVINCES else ""
     body = text[len(province) :]
     if len(body) < 6:
@@ -123,6 +126,8 @@ def _as_cn(text: str, letters: str) -> Plate | None:
         return None
     prov, letter, tail = m.groups()
     kind = "cn-new-energy" if len(tail) == 6 else "cn"
+    if lines == 2 and kind == "cn-new-energy":
+        return None
     return Plate(fixed, f"{prov}{letter}·{tail}", "CN", kind, fixed != text)
 
 
@@ -156,8 +161,8 @@ def normalise(
     digits = _reader_swaps(text, as_digit, DIGIT_LOOKALIKES)
     letters = _reader_swaps(text, as_letter, LETTER_LOOKALIKES)
     if text[0] in CN_PROVINCES:
-        return _as_cn(text, letters)
+        return _as_cn(text, letters, lines)
     odds = digit_odds if digit_odds is not None and len(digit_odds) == len(text) else None
     if text[0].isdigit():
         return _as_vn(text, lines, digits, letters, odds)
-    return _as_cn(text, letters) or _as_vn(text, lines, digits, letters, odds)
+    return _as_cn(text, letters, lines) or _as_vn(text, lines, digits, letters, odds)
