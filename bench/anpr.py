@@ -126,8 +126,8 @@ def main() -> int:
             pairs.append((text_of(anpr.read_crop(load_image(path))), plate))
         result[f"ccpd_{part}"] = score(pairs)
 
-    vn: dict[str, list[tuple[str, str]]] = {"one": [], "two": []}
-    malformed = {"one": 0, "two": 0}
+    # per family: (reading, label, whether the label is a well-formed plate)
+    vn: dict[str, list[tuple[str, str, bool]]] = {"one": [], "two": []}
     disagreements = []
     for path, label, _ in vn_items():
         try:
@@ -136,19 +136,17 @@ def main() -> int:
             continue
         truth = "".join(c for c in label.upper() if c.isalnum())
         got = text_of(anpr.read_crop(image))
-        family = "two" if is_two_line(image) else "one"
-        vn[family].append((got, truth))
         well_formed = is_plate(truth)
-        malformed[family] += not well_formed
+        vn["two" if is_two_line(image) else "one"].append((got, truth, well_formed))
         if got != truth:
             disagreements.append(
                 {"file": path.name, "label": label, "read": got, "label_is_a_plate": well_formed}
             )
     for family, name in (("one", "one_line"), ("two", "two_line")):
-        result[f"vn_{name}_agreement"] = score(vn[family])
+        result[f"vn_{name}_agreement"] = score([(got, truth) for got, truth, _ in vn[family]])
         result[f"vn_{name}_agreement_well_formed_labels"] = {
-            **score([(got, truth) for got, truth in vn[family] if is_plate(truth)]),
-            "malformed_labels": malformed[family],
+            **score([(got, truth) for got, truth, ok in vn[family] if ok]),
+            "malformed_labels": sum(not ok for _, _, ok in vn[family]),
         }
     if args.dump:
         Path(args.dump).mkdir(parents=True, exist_ok=True)

@@ -132,7 +132,8 @@ class Anpr:
         unsure = [k for k, r in enumerate(reads) if r.plate is None or r.confidence < SURE]
         if not unsure:
             return
-        self.second_looks += len(unsure)
+        with self._lock:
+            self.second_looks += len(unsure)
         owners, lines = [], []
         for k in unsure:
             for view in looks(crops[k]):
