@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from edge_agent.anpr.preprocess import check_image
 from edge_agent.anpr.second_look import LOOKS, looks, weigh
 
 
@@ -29,7 +30,9 @@ def test_equal_votes_go_to_the_crop_as_it_came() -> None:
     assert weigh([("29C12345", 0.7), ("29C12346", 0.7)]) == 0
 
 
-@pytest.mark.parametrize("shape", [(110, 520, 3), (8, 16, 3), (200, 280, 3)])
+@pytest.mark.parametrize(
+    "shape", [(110, 520, 3), (8, 16, 3), (9, 17, 3), (10, 19, 3), (14, 21, 3), (200, 280, 3)]
+)
 def test_every_look_keeps_most_of_the_crop(shape: tuple[int, int, int]) -> None:
     rgb = np.random.default_rng(1).integers(0, 255, shape, dtype=np.uint8)
     views = looks(rgb)
@@ -38,3 +41,4 @@ def test_every_look_keeps_most_of_the_crop(shape: tuple[int, int, int]) -> None:
         assert view.dtype == np.uint8 and view.ndim == 3 and view.shape[2] == 3
         assert view.flags.c_contiguous
         assert view.shape[1] >= 0.9 * shape[1] and view.shape[0] >= 0.86 * shape[0]
+        check_image(view, "look")  # the reader accepts every look of a crop it accepted

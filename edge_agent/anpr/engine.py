@@ -134,14 +134,12 @@ class Anpr:
             return
         with self._lock:
             self.second_looks += len(unsure)
+        # every view of a checked crop is itself a crop the reader accepts (see LOOKS)
         owners, lines = [], []
         for k in unsure:
             for view in looks(crops[k]):
-                if view.shape[0] >= 8 and view.shape[1] >= 16:
-                    owners.append(k)
-                    lines.append(reader_line(view, reads[k].lines)[0])
-        if not lines:
-            return
+                owners.append(k)
+                lines.append(reader_line(view, reads[k].lines)[0])
         again: dict[int, list[PlateResult]] = {k: [reads[k]] for k in unsure}
         for k, logp in zip(owners, self._infer(lines), strict=True):
             again[k].append(self._decode(logp, reads[k].lines))

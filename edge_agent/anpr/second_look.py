@@ -39,7 +39,8 @@ def _tilted(degrees: float) -> Callable[[np.ndarray], np.ndarray]:
     return look
 
 
-#: (name, look): every look keeps at least 90 % of the crop's width and 86 % of its height.
+#: (name, look): every look keeps at least 90 % of the crop's width and 86 % of its height, and
+#: nothing of a crop at the reader's minimum (16 x 8): a look is always a crop it accepts.
 LOOKS: tuple[tuple[str, Callable[[np.ndarray], np.ndarray]], ...] = (
     ("tighter", _tighter(0.03, 0.05)),
     ("narrower", _tighter(0.05, 0.0)),
