@@ -22,6 +22,8 @@ ACCEPTED = [
     ("桂A4K9X1", 1, "桂A4K9X1", "桂A·4K9X1", "CN", "cn"),
     ("A4K9X1", 1, "A4K9X1", "A·4K9X1", "CN", "cn"),  # stored without the province
     ("皖AD12345", 1, "皖AD12345", "皖A·D12345", "CN", "cn-new-energy"),
+    ("桂AFB1234", 1, "桂AFB1234", "桂A·FB1234", "CN", "cn-new-energy"),  # a letter second
+    ("粤B12345D", 1, "粤B12345D", "粤B·12345D", "CN", "cn-new-energy"),  # a large vehicle's
     ("12c-345.67", 1, "12C34567", "12C-345.67", "VN", "vn"),  # separators and case ignored
 ]
 
@@ -44,6 +46,8 @@ def test_real_formats_are_accepted(
         ("12C3456O", "12C34560"),
         ("桂AI2345", "桂A12345"),  # Chinese plates have no I or O
         ("桂0O1234", "桂D01234"),
+        ("桂AD1O345", "桂AD10345"),  # a new-energy plate ends in four digits...
+        ("皖A1234SD", "皖A12345D"),  # ...or, a large vehicle's, starts with five
     ],
 )
 def test_confusables_are_swapped_only_where_the_format_decides(raw: str, text: str) -> None:
@@ -61,6 +65,8 @@ def test_confusables_are_swapped_only_where_the_format_decides(raw: str, text: s
         "30Q12345",
         "29MX122359",  # the only three-character motorbike series is MĐ and a digit
         "29MD022359",
+        "沪W9N57HH",  # six after the letter, but neither new-energy form (an H read twice)
+        "桂AFFUAE4",
     ],
 )
 def test_non_plates_are_refused(raw: str) -> None:
@@ -70,8 +76,8 @@ def test_non_plates_are_refused(raw: str) -> None:
 def test_a_chinese_new_energy_plate_is_never_two_line() -> None:
     """A one-line plate in a thick frame is as tall as a two-line one; read as two lines it can
     come out as eight characters, which no two-line Chinese plate holds."""
-    assert normalise("皖RX8D531", 2) is None
-    plate = normalise("皖RX8D531", 1)
+    assert normalise("皖RD12345", 2) is None
+    plate = normalise("皖RD12345", 1)
     assert plate is not None and plate.kind == "cn-new-energy"
     two = normalise("桂A4K9X1", 2)
     assert two is not None and two.display == "桂A·4K9X1"

@@ -52,6 +52,12 @@ _VN_MOTO = re.compile(rf"^(\d{{2}})([{VN_LETTERS}])([{VN_LETTERS}0-9])(\d{{4,5}}
 #: and a digit, 29-MĐ1 / 223.59.
 _VN_ELECTRIC = re.compile(r"^(\d{2})(MD)([1-9])(\d{5})$")
 _CN = re.compile(rf"^([{CN_PROVINCES}]?)([A-HJ-NP-Z])([A-HJ-NP-Z0-9]{{5,6}})$")
+#: New-energy plates (GA 36-2018), six after the letter: small vehicles an energy letter (D, F
+#: first; A-E battery, F-K hybrid once those run out), a letter or digit, four digits
+#: (``桂A·D12345``, ``桂A·FB1234``); large vehicles five digits and the energy letter
+#: (``桂A·12345D``).
+_CN_NEW_ENERGY_SMALL = re.compile(r"^[A-HJK][A-HJ-NP-Z0-9]\d{4}$")
+_CN_NEW_ENERGY_LARGE = re.compile(r"^\d{5}[A-HJK]$")
 
 
 @dataclass(frozen=True)
@@ -112,23 +118,50 @@ def _as_vn(
     return min(candidates, key=lambda c: sum(a != b for a, b in zip(c.text, text, strict=True)))
 
 
-def _as_cn(text: str, letters: str, lines: int) -> Plate | None:
+def _as_cn(text: str, digits: str, letters: str, lines: int) -> Plate | None:
     """A Chinese plate. Two-line Chinese plates (large vehicles' rear plates, motorcycles) hold a
     province and a letter over five characters: the new-energy plates (six after the letter) are
-    all one-line, so a two-line reading of that length is a one-line plate read the wrong way."""
+    all one-line, so a two-line reading of that length is a one-line plate read the wrong way.
+    A new-energy plate's digits are digits (``桂AD1O345`` is ``桂AD10345``)."""
     province = text[0] if text and text[0] in CN_PROVINCES else ""
     body = text[len(province) :]
     if len(body) < 6:
         return None
-    fixed = province + letters[len(province)].translate(TO_LETTER) + body[1:].translate(CN_TAIL)
+    start = len(province) + 1
+    tail = body[1:].translate(CN_TAIL)
+    if len(tail) == 6:
+        if lines == 2:
+            return None
+        new_energy = _new_energy_tail(
+            tail, letters[start].translate(TO_LETTER), digits[start:].translate(TO_DIGIT)
+        )
+        if new_energy is None:
+            return None
+        tail = new_energy
+    fixed = province + letters[len(province)].translate(TO_LETTER) + tail
     m = _CN.match(fixed)
     if not m:
         return None
     prov, letter, tail = m.groups()
     kind = "cn-new-energy" if len(tail) == 6 else "cn"
-    if lines == 2 and kind == "cn-new-energy":
-        return None
     return Plate(fixed, f"{prov}{letter}·{tail}", "CN", kind, fixed != text)
+
+
+def _new_energy_tail(tail: str, first_as_letter: str, as_digits: str) -> str | None:
+    """The six characters after the letter as a small or a large new-energy plate, digits where
+    the format wants them (``as_digits``: each character's digit reading; ``first_as_letter``:
+    the first one's letter reading), the form that swaps fewer characters; or None."""
+    forms = [
+        form
+        for form, pattern in (
+            (first_as_letter + tail[1] + as_digits[2:], _CN_NEW_ENERGY_SMALL),
+            (as_digits[:5] + tail[5], _CN_NEW_ENERGY_LARGE),
+        )
+        if pattern.match(form)
+    ]
+    if not forms:
+        return None
+    return min(forms, key=lambda form: sum(a != b for a, b in zip(form, tail, strict=True)))
 
 
 def _reader_swaps(text: str, alternatives: str | None, lookalikes: dict[str, str]) -> str:
@@ -161,8 +194,8 @@ def normalise(
     digits = _reader_swaps(text, as_digit, DIGIT_LOOKALIKES)
     letters = _reader_swaps(text, as_letter, LETTER_LOOKALIKES)
     if text[0] in CN_PROVINCES:
-        return _as_cn(text, letters, lines)
+        return _as_cn(text, digits, letters, lines)
     odds = digit_odds if digit_odds is not None and len(digit_odds) == len(text) else None
     if text[0].isdigit():
         return _as_vn(text, lines, digits, letters, odds)
-    return _as_cn(text, letters, lines) or _as_vn(text, lines, digits, letters, odds)
+    return _as_cn(text, digits, letters, lines) or _as_vn(text, lines, digits, letters, odds)

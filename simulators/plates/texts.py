@@ -4,7 +4,7 @@ Vietnam: one-line ``51F-155.85`` (older ``50Z-1630``), two-line car/truck ``51F`
 two-line motorbike ``54-T1`` / ``5417`` or ``59-L2`` / ``149.99`` (electric ones in the ``MĐ``
 series: ``29-MĐ1`` / ``223.59``), trailers in the ``R`` series.
 China: ``桂A·12345`` (blue, or yellow for large trucks, two-line at the rear: ``桂A`` /
-``12345``), new-energy green ``桂AD12345``.
+``12345``), new-energy green ``桂AD12345`` (large vehicles ``桂A12345D``).
 
 ``text`` is what the reader is trained to output: letters and digits, no separators, the
 Chinese province character included; the ``Đ`` is spelt ``D``, as registries write it in ASCII.
@@ -23,6 +23,8 @@ CN_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # no I or O on Chinese plates
 DIGITS = "0123456789"
 #: Share of motorbike plates in the electric ``MĐ`` series (29-MĐ1 / 223.59).
 VN_ELECTRIC_SHARE = 0.08
+#: Share of new-energy plates that are a large vehicle's (``桂A·12345D``).
+NEW_ENERGY_LARGE_SHARE = 0.2
 
 Country = Literal["VN", "CN"]
 Colour = Literal["white", "yellow", "blue", "green"]
@@ -85,7 +87,13 @@ def cn_plate(rng: random.Random, kind: str | None = None, province: str | None =
     letter = rng.choice(CN_LETTERS)
     alnum = CN_LETTERS + DIGITS * 3
     if kind == "cn-green":
-        tail = rng.choice("DF") + "".join(rng.choice(alnum) for _ in range(5))
+        # new energy (GA 36-2018): small vehicles D/F, a letter or digit, four digits; large
+        # ones five digits and D/F
+        energy = rng.choice("DF")
+        if rng.random() < NEW_ENERGY_LARGE_SHARE:
+            tail = _digits(rng, 5) + energy
+        else:
+            tail = energy + rng.choice(alnum) + _digits(rng, 4)
         return PlateSpec("CN", (f"{province}{letter}·{tail}",), "green", kind)
     tail = "".join(rng.choice(alnum) for _ in range(5))
     if kind == "cn-yellow" and rng.random() < 0.5:
