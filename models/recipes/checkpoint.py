@@ -40,7 +40,7 @@ def load_checkpoint(
     rng: random.Random,
 ) -> int:
     """Restore everything ``save_checkpoint`` wrote; returns the step to continue from."""
-    state = torch.load(path, weights_only=False)
+    state = torch.load(path, map_location="cpu", weights_only=False)
     saved_total = state["schedule"].get("total_steps")
     if saved_total is not None and saved_total != getattr(schedule, "total_steps", saved_total):
         raise SystemExit(

@@ -118,3 +118,11 @@ def max_difference(model: nn.Module, xml_path: Path, lines: torch.Tensor) -> flo
         ours = model(lines).numpy()
     theirs = compiled(lines.numpy())[0]
     return float(np.abs(ours - theirs).max())
+
+
+def ir_widths(xml_path: Path) -> tuple[int, int, int, int, int]:
+    """The widths (``reader_net.WIDTHS``) of the reader network an IR was exported from."""
+    outs = [weight.shape[0] for weight, _ in ir_convolutions(xml_path)]
+    if len(outs) != 10:
+        raise ValueError(f"{xml_path} has {len(outs)} convolutions, a reader has 10")
+    return (outs[0], outs[1], outs[2], outs[4], outs[6])

@@ -27,8 +27,8 @@ from edge_agent.anpr.charset import BLANK, CHARS, NUM_CLASSES, encode_text
 from edge_agent.anpr.preprocess import reader_line, standardise
 from models.recipes import reader_data
 from models.recipes.checkpoint import export_ir, load_checkpoint, save_checkpoint
-from models.recipes.ir_weights import load_ir_weights, max_difference
-from models.recipes.reader_net import ReaderNet
+from models.recipes.ir_weights import ir_widths, load_ir_weights, max_difference
+from models.recipes.reader_net import WIDTHS, ReaderNet, state_widths, widen
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / ".cache" / "anpr"
@@ -70,19 +70,25 @@ def load_ccpd(part: str) -> tuple[list[np.ndarray], list[str]]:
     return images, texts
 
 
-def as_batch(lines: np.ndarray) -> torch.Tensor:
+def as_batch(lines: np.ndarray, device: str = "cpu") -> torch.Tensor:
     """Standardised N x 1 x 32 x 128 in channels-last memory (a fifth faster on the CPU)."""
-    x = torch.from_numpy(standardise(lines))
+    x = torch.from_numpy(standardise(lines)).to(device)
     return x.contiguous(memory_format=torch.channels_last)
+
+
+def model_device(model: nn.Module) -> str:
+    return str(next(model.parameters()).device)
 
 
 def evaluate(model: nn.Module, lines: np.ndarray, texts: list[str]) -> float:
     model.eval()
     hits = 0
+    device = model_device(model)
     with torch.no_grad():
         for i in range(0, len(lines), 256):
-            x = as_batch(lines[i : i + 256])
-            hits += sum(p == t for p, t in zip(greedy(model(x)), texts[i : i + 256], strict=True))
+            x = as_batch(lines[i : i + 256], device)
+            logp = model(x).cpu()
+            hits += sum(p == t for p, t in zip(greedy(logp), texts[i : i + 256], strict=True))
     model.train()
     return hits / max(1, len(texts))
 
@@ -96,6 +102,17 @@ def share(text: str) -> float:
     if not 0.0 <= value < 1.0:
         raise argparse.ArgumentTypeError(f"{text} is not a share (0 <= share < 1)")
     return value
+
+
+def widths_arg(text: str) -> tuple[int, int, int, int, int]:
+    """An argparse type: five channel counts, ``32,48,64,128,256``."""
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not five whole numbers") from None
+    if len(values) != 5 or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not five positive channel counts")
+    return values  # type: ignore[return-value]
 
 
 def main() -> int:
@@ -129,24 +146,58 @@ def main() -> int:
         default=0.15,
         help="extra share of Vietnamese motorbike two-line plates in the training renders",
     )
+    parser.add_argument(
+        "--widths",
+        type=widths_arg,
+        default=None,
+        help="channels of the network's five stages (default: those of --init, or "
+        f"{','.join(map(str, WIDTHS))}); wider than --init grows it, keeping what it computes",
+    )
     parser.add_argument("--out", default=str(ROOT / "models"))
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--device",
+        default="auto",
+        help="torch device to train on: cpu, cuda, ... (default: cuda where there is one)",
+    )
+    parser.add_argument(
+        "--checkpoint",
+        default=str(CACHE / "reader.ckpt"),
+        help="where the resumable checkpoint lives (one per concurrent run)",
+    )
+    parser.add_argument(
+        "--export",
+        metavar="CKPT",
+        default=None,
+        help="train nothing: measure the weights in this checkpoint and export them to IR "
+        "under --out (for weights trained where OpenVINO is not installed)",
+    )
     args = parser.parse_args()
-    if args.init and not Path(args.init).is_file():
-        parser.error(f"--init {args.init}: no such checkpoint or IR file")
+    for flag, path in (("--init", args.init), ("--export", args.export)):
+        if path and not Path(path).is_file():
+            parser.error(f"{flag} {path}: no such checkpoint or IR file")
+    device = args.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
 
     random.seed(args.seed)
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
     rng = random.Random(args.seed)
 
+    held_lines, held_texts = load_synthetic(2000, reader_data.SEED_HELDOUT, "heldout")
+    eval_images, eval_texts = load_ccpd("eval")
+    eval_lines = np.stack([reader_line(im)[0] for im in eval_images])
+    if args.export:
+        state = torch.load(args.export, map_location="cpu", weights_only=False)
+        model = ReaderNet(NUM_CLASSES, state_widths(state["model"]))
+        model.load_state_dict(state["model"])
+        return finish(model, held_lines, held_texts, eval_lines, eval_texts, Path(args.out), {})
+
     train_lines, train_texts = load_synthetic(
         args.synthetic, args.data_seed, "train", args.moto_share
     )
-    held_lines, held_texts = load_synthetic(2000, reader_data.SEED_HELDOUT, "heldout")
     real_images, real_texts = load_ccpd("train")
-    eval_images, eval_texts = load_ccpd("eval")
-    eval_lines = np.stack([reader_line(im)[0] for im in eval_images])
     train_targets = [encode_text(t) for t in train_texts]
     real_targets = [encode_text(t) for t in real_texts]
     print(
@@ -154,23 +205,34 @@ def main() -> int:
         f"{len(held_texts)} held-out synthetic, {len(eval_texts)} CCPD eval half"
     )
 
-    model = ReaderNet(NUM_CLASSES).to(memory_format=torch.channels_last)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimiser, max_lr=args.lr, total_steps=args.steps, pct_start=0.1
-    )
-    ctc = nn.CTCLoss(blank=BLANK, zero_infinity=True)
-    checkpoint = CACHE / "reader.ckpt"
-    step = 0
+    model = ReaderNet(NUM_CLASSES, args.widths or WIDTHS)
     if args.init and args.init.endswith(".xml"):
+        model = ReaderNet(NUM_CLASSES, ir_widths(Path(args.init)))
         load_ir_weights(model, Path(args.init), as_batch(train_lines[:512]))
         gap = max_difference(model, Path(args.init), as_batch(train_lines[512:640]))
         if gap > 1.0:  # FP16 weights leave a few hundredths; more means a wrong mapping
             raise SystemExit(f"{args.init} did not load back faithfully (log-prob gap {gap:.2f})")
         print(f"starting from the weights in {args.init} (batch norms calibrated, gap {gap:.3f})")
     elif args.init:
-        model.load_state_dict(torch.load(args.init, weights_only=False)["model"])
+        state = torch.load(args.init, map_location="cpu", weights_only=False)["model"]
+        model = ReaderNet(NUM_CLASSES, state_widths(state))
+        model.load_state_dict(state)
         print(f"starting from the weights in {args.init}")
+    if args.widths and args.widths != model.widths:
+        try:
+            model = widen(model, args.widths)
+        except ValueError as e:
+            parser.error(f"--widths: {e}")
+        print(f"grown to channels {args.widths}")
+    model = model.to(device, memory_format=torch.channels_last)
+    print(f"training on {device}")
+    optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimiser, max_lr=args.lr, total_steps=args.steps, pct_start=0.1
+    )
+    ctc = nn.CTCLoss(blank=BLANK, zero_infinity=True)
+    checkpoint = Path(args.checkpoint)
+    step = 0
     if args.resume and checkpoint.exists():
         step = load_checkpoint(checkpoint, model, optimiser, schedule, rng)
 
@@ -187,13 +249,13 @@ def main() -> int:
             j = rng.randrange(len(real_images))
             lines.append(reader_line(reader_data.augment_real(real_images[j], rng))[0])
             targets.append(real_targets[j])
-        logp = model(as_batch(np.stack(lines)))  # N x T x C
+        logp = model(as_batch(np.stack(lines), device))  # N x T x C
         t_len = logp.shape[1]
         loss = ctc(
             logp.permute(1, 0, 2),
-            torch.tensor([k for t in targets for k in t], dtype=torch.long),
-            torch.full((len(targets),), t_len, dtype=torch.long),
-            torch.tensor([len(t) for t in targets], dtype=torch.long),
+            torch.tensor([k for t in targets for k in t], dtype=torch.long, device=device),
+            torch.full((len(targets),), t_len, dtype=torch.long, device=device),
+            torch.tensor([len(t) for t in targets], dtype=torch.long, device=device),
         )
         optimiser.zero_grad()
         loss.backward()
@@ -211,18 +273,42 @@ def main() -> int:
             real = evaluate(model, eval_lines, eval_texts)
             bar.write(f"step {step}: held-out synthetic {syn:.3f}, CCPD eval half {real:.3f}")
     bar.close()
+    minutes = (time.monotonic() - started) / 60
+    trained = {"steps": step, "train_minutes": round(minutes, 2), "device": device}
+    return finish(model, held_lines, held_texts, eval_lines, eval_texts, Path(args.out), trained)
 
+
+def finish(
+    model: ReaderNet,
+    held_lines: np.ndarray,
+    held_texts: list[str],
+    eval_lines: np.ndarray,
+    eval_texts: list[str],
+    out: Path,
+    trained: dict[str, object],
+) -> int:
+    """Measure the trained weights, export them to ``out/plate_reader.xml`` with their metrics;
+    where OpenVINO is not installed, say how to export the checkpoint elsewhere."""
     model.eval()
     metrics = {
-        "steps": step,
-        "train_minutes": round((time.monotonic() - started) / 60, 1),
+        **trained,
+        "widths": list(model.widths),
         "heldout_synthetic_exact": evaluate(model, held_lines, held_texts),
         "ccpd_eval_half_exact": evaluate(model, eval_lines, eval_texts),
     }
-    model = model.to(memory_format=torch.contiguous_format)
-    export_ir(model, (1, 1, 32, 128), Path(args.out) / "plate_reader.xml", dynamic_batch=True)
-    (Path(args.out) / "plate_reader.metrics.json").write_text(json.dumps(metrics, indent=1))
     print(json.dumps(metrics))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "plate_reader.metrics.json").write_text(json.dumps(metrics, indent=1))
+    try:
+        import openvino  # noqa: F401
+    except ImportError:
+        print(
+            "openvino is not installed here: the weights are in the checkpoint; export them "
+            "where it is with python -m models.recipes.train_reader --export CKPT"
+        )
+        return 0
+    model = model.cpu().to(memory_format=torch.contiguous_format)
+    export_ir(model, (1, 1, 32, 128), out / "plate_reader.xml", dynamic_batch=True)
     return 0
 
 
