@@ -6,7 +6,8 @@ import torch
 from torch import nn
 
 #: Channels of the stem, the 16x64 block, the 8x32 blocks, the 4x32 blocks and the sequence
-#: features (the shipped reader's; ``widen`` grows a trained network into wider ones).
+#: features: the CPU recipe's default (the shipped reader, trained on a GPU, is 48/96/128/192/320;
+#: ``widen`` grows a trained network into wider ones).
 WIDTHS = (32, 48, 64, 96, 192)
 
 

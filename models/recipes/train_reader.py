@@ -2,12 +2,15 @@
 
     python -m models.recipes.train_reader [--steps 8000] [--resume] [--out models]
     python -m models.recipes.train_reader --init CKPT|IR.xml --steps 1500 --lr 8e-4 ...
+    python -m models.recipes.train_reader --widths 48,96,128,192,320 --batch 256 ...  # a GPU
+    python -m models.recipes.train_reader --export CKPT [--out models]
 
-Deterministic (fixed seeds), resumable (a checkpoint every 250 steps under ``.cache/anpr``),
-with progress bars. The defaults are the shipped reader's first stage (about 57 minutes of
-training on a 2-core CPU plus 9 of rendering, a few on a GPU); ``--init`` fine-tunes from a
-checkpoint or from the committed IR, as the later stages do (the commands are in
-``models/README.md``). Needs ``pip install -e .[train]`` (torch, tqdm).
+Deterministic (fixed seeds), resumable (a checkpoint every 250 steps, ``--checkpoint``, under
+``.cache/anpr`` by default), with progress bars. The defaults are the CPU recipe's first stage
+(about 57 minutes of training on a 2-core CPU plus 9 of rendering); ``--init`` fine-tunes from
+a checkpoint or from the committed IR, as its later stages do. The shipped reader is wider and
+was trained on a GPU (minutes there, hours on the CPU); the commands are in
+``models/README.md``. Needs ``pip install -e .[train]`` (torch, tqdm).
 """
 
 from __future__ import annotations
