@@ -48,6 +48,15 @@ def _render_chunk(
     return lines, texts, layouts
 
 
+def renderer_tag() -> str:
+    """A short hash of the renderer's source (``simulators/plates``): cached renders carry it."""
+    folder = Path(__file__).resolve().parents[2] / "simulators" / "plates"
+    crc = 0
+    for path in sorted(folder.glob("*.py")):
+        crc = zlib.crc32(path.read_bytes(), crc)
+    return f"{crc:08x}"
+
+
 def synthetic(
     count: int,
     seed: int,

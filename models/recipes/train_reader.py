@@ -52,8 +52,10 @@ def greedy(logp: torch.Tensor) -> list[str]:
 def load_synthetic(
     count: int, seed: int, name: str, moto_share: float = 0.0
 ) -> tuple[np.ndarray, list[str]]:
+    """``count`` renders of ``seed``, cached under ``.cache/anpr`` keyed by the renderer's
+    source as well (a changed renderer draws a new set rather than reusing a stale one)."""
     moto = f"-moto{moto_share:g}" if moto_share else ""
-    path = CACHE / f"{name}-{count}-{seed}{moto}.npz"
+    path = CACHE / f"{name}-{count}-{seed}{moto}-r{reader_data.renderer_tag()}.npz"
     if path.exists():
         data = np.load(path, allow_pickle=False)
         return data["lines"], [str(t) for t in data["texts"]]
@@ -182,19 +184,25 @@ def main() -> int:
     device = args.device
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        parser.error(f"--device {device}: torch finds no CUDA device here (use cpu or auto)")
 
     random.seed(args.seed)
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
     rng = random.Random(args.seed)
 
+    if args.export:
+        try:
+            state = torch.load(args.export, map_location="cpu", weights_only=False)
+            model = ReaderNet(NUM_CLASSES, state_widths(state["model"]))
+            model.load_state_dict(state["model"])
+        except Exception as e:  # torch.load raises many kinds on a file that is no checkpoint
+            parser.error(f"--export {args.export}: not a reader checkpoint ({type(e).__name__})")
     held_lines, held_texts = load_synthetic(2000, reader_data.SEED_HELDOUT, "heldout")
     eval_images, eval_texts = load_ccpd("eval")
     eval_lines = np.stack([reader_line(im)[0] for im in eval_images])
     if args.export:
-        state = torch.load(args.export, map_location="cpu", weights_only=False)
-        model = ReaderNet(NUM_CLASSES, state_widths(state["model"]))
-        model.load_state_dict(state["model"])
         return finish(model, held_lines, held_texts, eval_lines, eval_texts, Path(args.out), {})
 
     train_lines, train_texts = load_synthetic(
