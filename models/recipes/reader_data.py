@@ -27,12 +27,12 @@ SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
 
 
 def _render_chunk(
-    args: tuple[int, int, float, float],
+    args: tuple[int, int, float, float, float],
 ) -> tuple[np.ndarray, list[str], list[int]]:
     from simulators.plates.render import Look, render_crop
     from simulators.plates.texts import random_plate, vn_plate
 
-    seed, count, vn_share, moto_share = args
+    seed, count, vn_share, moto_share, small_share = args
     rng = random.Random(seed)
     lines = np.empty((count, 32, 128), np.uint8)
     texts, layouts = [], []
@@ -41,7 +41,7 @@ def _render_chunk(
             spec = vn_plate(rng, "vn-moto")
         else:
             spec = random_plate(rng, vn_share)
-        look = Look(difficulty=rng.uniform(0.2, 1.0))
+        look = Look(difficulty=rng.uniform(0.2, 1.0), small_share=small_share)
         lines[i], n = reader_line(render_crop(spec, rng, look))
         texts.append(spec.text)
         layouts.append(n)
@@ -64,14 +64,16 @@ def synthetic(
     vn_share: float = 0.5,
     progress: bool = True,
     moto_share: float = 0.0,
+    small_share: float = 0.15,
 ) -> tuple[np.ndarray, list[str], list[int]]:
     """``count`` renders; ``moto_share`` of them forced to be Vietnamese two-line motorbike
-    plates (the hardest layout: five narrow characters on the top line). Rendered on ``workers``
+    plates (the hardest layout: five narrow characters on the top line); ``small_share`` of
+    them seen from far away (48-72 px wide, ``Look.small_share``). Rendered on ``workers``
     processes (default: every core); each chunk has its own seed, so the set is the same
     whatever the count."""
     chunk = 500
     jobs = [
-        (seed * 100_003 + i, min(chunk, count - i * chunk), vn_share, moto_share)
+        (seed * 100_003 + i, min(chunk, count - i * chunk), vn_share, moto_share, small_share)
         for i in range((count + chunk - 1) // chunk)
     ]
     out_lines, out_texts, out_layouts = [], [], []

@@ -50,16 +50,19 @@ def greedy(logp: torch.Tensor) -> list[str]:
 
 
 def load_synthetic(
-    count: int, seed: int, name: str, moto_share: float = 0.0
+    count: int, seed: int, name: str, moto_share: float = 0.0, small_share: float = 0.15
 ) -> tuple[np.ndarray, list[str]]:
     """``count`` renders of ``seed``, cached under ``.cache/anpr`` keyed by the renderer's
     source as well (a changed renderer draws a new set rather than reusing a stale one)."""
     moto = f"-moto{moto_share:g}" if moto_share else ""
-    path = CACHE / f"{name}-{count}-{seed}{moto}-r{reader_data.renderer_tag()}.npz"
+    small = f"-small{small_share:g}" if small_share != 0.15 else ""
+    path = CACHE / f"{name}-{count}-{seed}{moto}{small}-r{reader_data.renderer_tag()}.npz"
     if path.exists():
         data = np.load(path, allow_pickle=False)
         return data["lines"], [str(t) for t in data["texts"]]
-    lines, texts, _ = reader_data.synthetic(count, seed, moto_share=moto_share)
+    lines, texts, _ = reader_data.synthetic(
+        count, seed, moto_share=moto_share, small_share=small_share
+    )
     CACHE.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(path, lines=lines, texts=np.array(texts))
     return lines, texts
@@ -152,6 +155,12 @@ def main() -> int:
         help="extra share of Vietnamese motorbike two-line plates in the training renders",
     )
     parser.add_argument(
+        "--small-share",
+        type=share,
+        default=0.15,
+        help="share of the training renders seen from far away (48-72 px wide)",
+    )
+    parser.add_argument(
         "--widths",
         type=widths_arg,
         default=None,
@@ -206,7 +215,7 @@ def main() -> int:
         return finish(model, held_lines, held_texts, eval_lines, eval_texts, Path(args.out), {})
 
     train_lines, train_texts = load_synthetic(
-        args.synthetic, args.data_seed, "train", args.moto_share
+        args.synthetic, args.data_seed, "train", args.moto_share, args.small_share
     )
     real_images, real_texts = load_ccpd("train")
     train_targets = [encode_text(t) for t in train_texts]

@@ -246,6 +246,8 @@ class Look:
 
     difficulty: float = 0.6
     night_share: float = 0.15
+    #: Share of plates seen from far away: 48-72 px wide (the rest 72-320 px).
+    small_share: float = 0.15
 
 
 def _perspective(
@@ -330,7 +332,8 @@ def camera_view(plate: np.ndarray, rng: random.Random, look: Look = Look()) -> n
     img = _perspective(img, rng, 0.06 * d + 0.01, pad, _surround(rng))
     # resolution: plates seen from 48 to 320 px wide
     h, w = img.shape[:2]
-    target_w = int(rng.uniform(72, 320) if rng.random() < 0.85 else rng.uniform(48, 72))
+    far = rng.random() >= 1.0 - look.small_share
+    target_w = int(rng.uniform(48, 72) if far else rng.uniform(72, 320))
     scale = target_w / w
     small = cv2.resize(
         img, (max(8, int(w * scale)), max(6, int(h * scale))), interpolation=cv2.INTER_AREA
