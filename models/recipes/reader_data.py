@@ -49,10 +49,13 @@ def _render_chunk(
 
 
 def renderer_tag() -> str:
-    """A short hash of the renderer's source (``simulators/plates``): cached renders carry it."""
-    folder = Path(__file__).resolve().parents[2] / "simulators" / "plates"
+    """A short hash of the source that makes a cached training line: the renderer
+    (``simulators/plates``) and the reader's own preprocessing (``reader_line``)."""
+    root = Path(__file__).resolve().parents[2]
+    sources = sorted((root / "simulators" / "plates").glob("*.py"))
+    sources.append(root / "edge_agent" / "anpr" / "preprocess.py")
     crc = 0
-    for path in sorted(folder.glob("*.py")):
+    for path in sources:
         crc = zlib.crc32(path.read_bytes(), crc)
     return f"{crc:08x}"
 

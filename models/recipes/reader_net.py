@@ -58,9 +58,10 @@ class ReaderNet(nn.Module):
 @torch.no_grad()
 def widen(trained: ReaderNet, widths: tuple[int, int, int, int, int]) -> ReaderNet:
     """A wider network that computes exactly what ``trained`` does: every weight is copied into
-    the leading slice of its wider tensor, the weights from a new channel into an old one are
-    zero (the old channels see only what they saw), and the new channels start from a random
-    draw of their own inputs. Training then lets the new channels add what they learn."""
+    the leading slice of its wider tensor; every weight that reads a new channel starts at zero
+    (so no channel, old or new, sees the new ones yet, and the classifier ignores them); the
+    new channels' weights on the old inputs keep their random start. Training then lets the new
+    channels add what they learn."""
     if any(new < old for new, old in zip(widths, trained.widths, strict=True)):
         raise ValueError(f"cannot narrow {trained.widths} to {widths}")
     num_classes = trained.classifier.out_channels

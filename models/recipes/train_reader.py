@@ -101,6 +101,18 @@ def evaluate(model: nn.Module, lines: np.ndarray, texts: list[str]) -> float:
     return hits / max(1, len(texts))
 
 
+def reader_from_checkpoint(path: str) -> ReaderNet:
+    """The network saved in a checkpoint (ours, or just ``{"model": state_dict}``), as wide as
+    it was saved; ValueError, saying why, for a file that is no reader checkpoint."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)["model"]
+        model = ReaderNet(NUM_CLASSES, state_widths(state))
+        model.load_state_dict(state)
+    except Exception as e:  # torch.load raises many kinds on a file that is no checkpoint
+        raise ValueError(f"{path}: not a reader checkpoint ({type(e).__name__})") from None
+    return model
+
+
 def share(text: str) -> float:
     """An argparse type: a share of a batch, 0 <= x < 1."""
     try:
@@ -201,13 +213,16 @@ def main() -> int:
     torch.manual_seed(args.seed)
     rng = random.Random(args.seed)
 
-    if args.export:
+    # weights from a checkpoint are read before any rendering, so a wrong file fails at once
+    checkpoint_file = args.export or (
+        args.init if args.init and not args.init.endswith(".xml") else None
+    )
+    model = ReaderNet(NUM_CLASSES, args.widths or WIDTHS)
+    if checkpoint_file:
         try:
-            state = torch.load(args.export, map_location="cpu", weights_only=False)
-            model = ReaderNet(NUM_CLASSES, state_widths(state["model"]))
-            model.load_state_dict(state["model"])
-        except Exception as e:  # torch.load raises many kinds on a file that is no checkpoint
-            parser.error(f"--export {args.export}: not a reader checkpoint ({type(e).__name__})")
+            model = reader_from_checkpoint(checkpoint_file)
+        except ValueError as e:
+            parser.error(f"{'--export' if args.export else '--init'} {e}")
     held_lines, held_texts = load_synthetic(2000, reader_data.SEED_HELDOUT, "heldout")
     eval_images, eval_texts = load_ccpd("eval")
     eval_lines = np.stack([reader_line(im)[0] for im in eval_images])
@@ -225,7 +240,6 @@ def main() -> int:
         f"{len(held_texts)} held-out synthetic, {len(eval_texts)} CCPD eval half"
     )
 
-    model = ReaderNet(NUM_CLASSES, args.widths or WIDTHS)
     if args.init and args.init.endswith(".xml"):
         model = ReaderNet(NUM_CLASSES, ir_widths(Path(args.init)))
         load_ir_weights(model, Path(args.init), as_batch(train_lines[:512]))
@@ -234,9 +248,6 @@ def main() -> int:
             raise SystemExit(f"{args.init} did not load back faithfully (log-prob gap {gap:.2f})")
         print(f"starting from the weights in {args.init} (batch norms calibrated, gap {gap:.3f})")
     elif args.init:
-        state = torch.load(args.init, map_location="cpu", weights_only=False)["model"]
-        model = ReaderNet(NUM_CLASSES, state_widths(state))
-        model.load_state_dict(state)
         print(f"starting from the weights in {args.init}")
     if args.widths and args.widths != model.widths:
         try:
