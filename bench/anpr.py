@@ -4,9 +4,10 @@ Sets: synthetic held-out (rendered with a seed never used in training), CCPD cro
 the half never trained on), Vietnamese crops (machine-made labels: *agreement*, not accuracy)
 split into one-line and two-line, over all crops and over the crops whose label is a well-formed
 plate (a label such as ``59-01856.19``, a digit where the series letter must be, is wrong
-whatever the crop shows: those are counted, not scored). Latency: full 1280x720 frames
-(detector + reader, one plate), reader only per crop. ``--dump DIR`` writes the VN
-disagreements for inspection.
+whatever the crop shows: those are counted, not scored). Each exact rate comes with its 95 %
+interval (``exact_95``): a set of 1,000 plates cannot tell 98.5 % from 99 %. Latency: full
+1280x720 frames (detector + reader, one plate), reader only per crop. ``--dump DIR`` writes the
+VN disagreements for inspection.
 
     python bench/anpr.py [--synthetic 1000] [--frames 200] [--dump DIR] [--models DIR]
                          [--no-second-look]
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import resource
 import sys
@@ -52,7 +54,7 @@ def text_of(result: PlateResult) -> str:
     return result.plate.text if result.plate else result.raw
 
 
-def score(pairs: list[tuple[str, str]]) -> dict[str, float | int]:
+def score(pairs: list[tuple[str, str]]) -> dict[str, float | int | list[float]]:
     if not pairs:
         return {"n": 0}
     exact = sum(p == t for p, t in pairs)
@@ -61,8 +63,19 @@ def score(pairs: list[tuple[str, str]]) -> dict[str, float | int]:
     return {
         "n": len(pairs),
         "exact": round(exact / len(pairs), 4),
+        "exact_95": wilson(exact, len(pairs)),
         "cer": round(errors / max(1, chars), 4),
     }
+
+
+def wilson(hits: int, n: int, z: float = 1.96) -> list[float]:
+    """The 95 % (Wilson) interval of a rate of ``hits`` in ``n``: how far a figure measured on
+    this many plates may be from the rate on endlessly many (1,000 plates at 98 % leave about
+    a point either way)."""
+    rate = hits / n
+    centre = (rate + z * z / (2 * n)) / (1 + z * z / n)
+    spread = z * math.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return [round(max(0.0, centre - spread), 4), round(min(1.0, centre + spread), 4)]
 
 
 def is_plate(text: str) -> bool:

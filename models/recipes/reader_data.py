@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import random
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -81,7 +81,7 @@ def synthetic(
     ]
     out_lines, out_texts, out_layouts = [], [], []
     with ProcessPoolExecutor(workers or os.cpu_count() or 1) as pool:
-        results: Iterator[tuple[np.ndarray, list[str], list[int]]] = pool.map(_render_chunk, jobs)
+        results: Iterable[tuple[np.ndarray, list[str], list[int]]] = pool.map(_render_chunk, jobs)
         if progress:
             from tqdm import tqdm
 
@@ -126,11 +126,13 @@ def augment_real(rgb: np.ndarray, rng: random.Random) -> np.ndarray:
     """Light jitter for the few real crops we may train on."""
     h, w = rgb.shape[:2]
     dx, dy = w * 0.06, h * 0.12
-    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
-    dst = src + np.float32([[rng.uniform(-dx, dx), rng.uniform(-dy, dy)] for _ in range(4)])
+    src = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
+    jitter = [[rng.uniform(-dx, dx), rng.uniform(-dy, dy)] for _ in range(4)]
+    dst = src + np.array(jitter, dtype=np.float32)
     m = cv2.getPerspectiveTransform(src, dst)
     out = cv2.warpPerspective(rgb, m, (w, h), borderMode=cv2.BORDER_REPLICATE)
     if rng.random() < 0.4:
         out = cv2.GaussianBlur(out, (3, 3), 0)
     out = np.clip(out.astype(np.float32) * rng.uniform(0.6, 1.3) + rng.uniform(-30, 30), 0, 255)
-    return out.astype(np.uint8)
+    jittered: np.ndarray = out.astype(np.uint8)
+    return jittered
