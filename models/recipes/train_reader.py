@@ -54,9 +54,8 @@ def load_synthetic(
 ) -> tuple[np.ndarray, list[str]]:
     """``count`` renders of ``seed``, cached under ``.cache/anpr`` keyed by the renderer's
     source as well (a changed renderer draws a new set rather than reusing a stale one)."""
-    moto = f"-moto{moto_share:g}" if moto_share else ""
-    small = f"-small{small_share:g}" if small_share != 0.15 else ""
-    path = CACHE / f"{name}-{count}-{seed}{moto}{small}-r{reader_data.renderer_tag()}.npz"
+    shares = f"moto{moto_share:g}-small{small_share:g}"
+    path = CACHE / f"{name}-{count}-{seed}-{shares}-r{reader_data.renderer_tag()}.npz"
     if path.exists():
         data = np.load(path, allow_pickle=False)
         return data["lines"], [str(t) for t in data["texts"]]
