@@ -5,7 +5,7 @@ Latency: a simulated indicator writes frames to a real pty; the time from a fram
 reading being available from ``ScaleReader`` (p50/p95 over ``--frames`` frames per protocol).
 Prints one JSON line.
 
-    python bench/serial.py [--frames 200]
+    python bench/scale_serial.py [--frames 200]
 """
 
 from __future__ import annotations
@@ -17,16 +17,13 @@ import threading
 import time
 from pathlib import Path
 
-# This file is named serial.py: keep its folder off the path, or it would shadow pyserial.
-_here = str(Path(__file__).resolve().parent)
-sys.path[:] = [p for p in sys.path if p not in ("", _here)]
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from edge_agent.devices.scale.protocols import make_parser  # noqa: E402
-from edge_agent.devices.scale.reader import ScaleReader  # noqa: E402
-from edge_agent.devices.serial_port import SerialSettings  # noqa: E402
-from simulators.scale import frames  # noqa: E402
-from simulators.scale.simulator import PROTOCOLS, ScaleSimulator  # noqa: E402
+from edge_agent.devices.scale.protocols import make_parser
+from edge_agent.devices.scale.reader import ScaleReader
+from edge_agent.devices.serial_port import SerialSettings
+from simulators.scale import frames
+from simulators.scale.simulator import PROTOCOLS, ScaleSimulator
 
 SAMPLES = {
     "xk3190": lambda kg: frames.xk3190(kg),
