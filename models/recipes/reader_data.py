@@ -23,12 +23,22 @@ from edge_agent.anpr.preprocess import reader_line
 
 SEED_TRAIN = 1000
 SEED_HELDOUT = 424242
+#: Renders per chunk: each chunk is rendered from its own seed (``chunk_seed``).
+CHUNK = 500
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
 
 
-def _render_chunk(
+def chunk_seed(seed: int, index: int) -> int:
+    """The seed of chunk ``index`` of a set drawn with ``seed``: a set of any size is a prefix
+    of the same endless sequence of chunks."""
+    return seed * 100_003 + index
+
+
+def render_chunk(
     args: tuple[int, int, float, float, float],
 ) -> tuple[np.ndarray, list[str], list[int]]:
+    """(lines, texts, layouts) of ``count`` renders from ``(seed, count, vn_share, moto_share,
+    small_share)``, the same on any machine."""
     from simulators.plates.render import Look, render_crop
     from simulators.plates.texts import random_plate, vn_plate
 
@@ -68,20 +78,20 @@ def synthetic(
     progress: bool = True,
     moto_share: float = 0.0,
     small_share: float = 0.15,
+    chunk: int = CHUNK,
 ) -> tuple[np.ndarray, list[str], list[int]]:
     """``count`` renders; ``moto_share`` of them forced to be Vietnamese two-line motorbike
     plates (the hardest layout: five narrow characters on the top line); ``small_share`` of
     them seen from far away (48-72 px wide, ``Look.small_share``). Rendered on ``workers``
     processes (default: every core); each chunk has its own seed, so the set is the same
     whatever the count."""
-    chunk = 500
     jobs = [
-        (seed * 100_003 + i, min(chunk, count - i * chunk), vn_share, moto_share, small_share)
+        (chunk_seed(seed, i), min(chunk, count - i * chunk), vn_share, moto_share, small_share)
         for i in range((count + chunk - 1) // chunk)
     ]
     out_lines, out_texts, out_layouts = [], [], []
     with ProcessPoolExecutor(workers or os.cpu_count() or 1) as pool:
-        results: Iterable[tuple[np.ndarray, list[str], list[int]]] = pool.map(_render_chunk, jobs)
+        results: Iterable[tuple[np.ndarray, list[str], list[int]]] = pool.map(render_chunk, jobs)
         if progress:
             from tqdm import tqdm
 

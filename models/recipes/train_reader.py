@@ -3,6 +3,7 @@
     python -m models.recipes.train_reader [--steps 8000] [--resume] [--out models]
     python -m models.recipes.train_reader --init CKPT|IR.xml --steps 1500 --lr 8e-4 ...
     python -m models.recipes.train_reader --widths 48,96,128,192,320 --batch 256 ...  # a GPU
+    python -m models.recipes.train_reader --renew-every 14 ...  # fresh renders while training
     python -m models.recipes.train_reader --export CKPT [--out models]
 
 Deterministic (fixed seeds), resumable (a checkpoint every 250 steps, ``--checkpoint``, under
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import time
 from pathlib import Path
@@ -32,6 +34,7 @@ from models.recipes import reader_data
 from models.recipes.checkpoint import export_ir, load_checkpoint, save_checkpoint
 from models.recipes.ir_weights import ir_widths, load_ir_weights, max_difference
 from models.recipes.reader_net import WIDTHS, ReaderNet, state_widths, widen
+from models.recipes.renewing_set import RenewingSet
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / ".cache" / "anpr"
@@ -178,6 +181,21 @@ def main() -> int:
         help="channels of the network's five stages (default: those of --init, or "
         f"{','.join(map(str, WIDTHS))}); wider than --init grows it, keeping what it computes",
     )
+    parser.add_argument(
+        "--renew-every",
+        type=int,
+        default=0,
+        metavar="STEPS",
+        help="renew the training set while training: every STEPS steps the oldest chunk of "
+        f"{reader_data.CHUNK} renders gives way to a fresh one, rendered by --render-workers "
+        "meanwhile (0: a fixed set, the default). --synthetic must then be whole chunks",
+    )
+    parser.add_argument(
+        "--render-workers",
+        type=int,
+        default=max(1, (os.cpu_count() or 2) - 1),
+        help="processes rendering fresh chunks for --renew-every (default: all cores but one)",
+    )
     parser.add_argument("--out", default=str(ROOT / "models"))
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
@@ -206,6 +224,13 @@ def main() -> int:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
         parser.error(f"--device {device}: torch finds no CUDA device here (use cpu or auto)")
+    if args.renew_every < 0 or args.render_workers < 1:
+        parser.error("--renew-every must be 0 or more and --render-workers 1 or more")
+    if args.renew_every and args.synthetic % reader_data.CHUNK:
+        parser.error(
+            f"--renew-every needs --synthetic in whole chunks of {reader_data.CHUNK} renders "
+            f"({args.synthetic} is not)"
+        )
 
     random.seed(args.seed)
     np.random.seed(args.seed)
@@ -232,7 +257,6 @@ def main() -> int:
         args.synthetic, args.data_seed, "train", args.moto_share, args.small_share
     )
     real_images, real_texts = load_ccpd("train")
-    train_targets = [encode_text(t) for t in train_texts]
     real_targets = [encode_text(t) for t in real_texts]
     print(
         f"data: {len(train_texts)} synthetic, {len(real_texts)} CCPD train half, "
@@ -266,45 +290,85 @@ def main() -> int:
     if args.resume and checkpoint.exists():
         step = load_checkpoint(checkpoint, model, optimiser, schedule, rng)
 
-    n_real = round(args.batch * args.real_share) if real_images else 0
-    started = time.monotonic()
-    bar = tqdm(total=args.steps, initial=step, desc="reader", unit="step")
-    model.train()
-    loss_avg = 0.0
-    while step < args.steps:
-        idx = [rng.randrange(len(train_texts)) for _ in range(args.batch - n_real)]
-        lines = [train_lines[i] for i in idx]
-        targets = [train_targets[i] for i in idx]
-        for _ in range(n_real):
-            j = rng.randrange(len(real_images))
-            lines.append(reader_line(reader_data.augment_real(real_images[j], rng))[0])
-            targets.append(real_targets[j])
-        logp = model(as_batch(np.stack(lines), device))  # N x T x C
-        t_len = logp.shape[1]
-        loss = ctc(
-            logp.permute(1, 0, 2),
-            torch.tensor([k for t in targets for k in t], dtype=torch.long, device=device),
-            torch.full((len(targets),), t_len, dtype=torch.long, device=device),
-            torch.tensor([len(t) for t in targets], dtype=torch.long, device=device),
+    renewing = None
+    if args.renew_every:
+        renewing = RenewingSet(
+            np.array(train_lines),  # a writable copy: chunks are renewed in place
+            train_texts,
+            args.data_seed,
+            args.renew_every,
+            moto_share=args.moto_share,
+            small_share=args.small_share,
+            workers=args.render_workers,
         )
-        optimiser.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        optimiser.step()
-        schedule.step()
-        step += 1
-        loss_avg = 0.98 * loss_avg + 0.02 * loss.item() if step > 1 else loss.item()
-        bar.update(1)
-        bar.set_postfix(loss=f"{loss_avg:.3f}")
-        if step % 250 == 0 or step == args.steps:
-            save_checkpoint(checkpoint, model, optimiser, schedule, step, rng)
-        if step % 1000 == 0 or step == args.steps:
-            syn = evaluate(model, held_lines[:1000], held_texts[:1000])
-            real = evaluate(model, eval_lines, eval_texts)
-            bar.write(f"step {step}: held-out synthetic {syn:.3f}, CCPD eval half {real:.3f}")
+        if step:
+            print(f"rendering again the chunks renewed by step {step}")
+            renewing.restore(step)
+        train_lines = renewing.lines
+        print(
+            f"renewing a chunk of {reader_data.CHUNK} renders every {args.renew_every} steps "
+            f"on {args.render_workers} processes"
+        )
+    try:
+        n_real = round(args.batch * args.real_share) if real_images else 0
+        started = time.monotonic()
+        bar = tqdm(total=args.steps, initial=step, desc="reader", unit="step")
+        model.train()
+        loss_avg = 0.0
+        while step < args.steps:
+            if renewing:
+                renewing.advance(step)
+            idx = [rng.randrange(len(train_texts)) for _ in range(args.batch - n_real)]
+            lines = [train_lines[i] for i in idx]
+            targets = [encode_text(train_texts[i]) for i in idx]
+            for _ in range(n_real):
+                j = rng.randrange(len(real_images))
+                lines.append(reader_line(reader_data.augment_real(real_images[j], rng))[0])
+                targets.append(real_targets[j])
+            logp = model(as_batch(np.stack(lines), device))  # N x T x C
+            t_len = logp.shape[1]
+            loss = ctc(
+                logp.permute(1, 0, 2),
+                torch.tensor([k for t in targets for k in t], dtype=torch.long, device=device),
+                torch.full((len(targets),), t_len, dtype=torch.long, device=device),
+                torch.tensor([len(t) for t in targets], dtype=torch.long, device=device),
+            )
+            optimiser.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            optimiser.step()
+            schedule.step()
+            step += 1
+            loss_avg = 0.98 * loss_avg + 0.02 * loss.item() if step > 1 else loss.item()
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss_avg:.3f}")
+            if step % 250 == 0 or step == args.steps:
+                save_checkpoint(checkpoint, model, optimiser, schedule, step, rng)
+            if step % 1000 == 0 or step == args.steps:
+                syn = evaluate(model, held_lines[:1000], held_texts[:1000])
+                real = evaluate(model, eval_lines, eval_texts)
+                fresh = (
+                    f", {renewing.replaced} chunks renewed ({renewing.waited_s:.0f} s waited for "
+                    "them)"
+                    if renewing
+                    else ""
+                )
+                bar.write(
+                    f"step {step}: held-out synthetic {syn:.3f}, CCPD eval half {real:.3f}{fresh}"
+                )
+    finally:
+        if renewing:
+            renewing.close()
     bar.close()
     minutes = (time.monotonic() - started) / 60
-    trained = {"steps": step, "train_minutes": round(minutes, 2), "device": device}
+    trained: dict[str, object] = {
+        "steps": step,
+        "train_minutes": round(minutes, 2),
+        "device": device,
+    }
+    if renewing:
+        trained["renewed_chunks"] = renewing.replaced
+        trained["render_wait_minutes"] = round(renewing.waited_s / 60, 2)
     return finish(model, held_lines, held_texts, eval_lines, eval_texts, Path(args.out), trained)
 
 
