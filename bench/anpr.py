@@ -32,12 +32,15 @@ from edge_agent.anpr.engine import Anpr, PlateResult
 from edge_agent.anpr.images import load_image
 from edge_agent.anpr.normaliser import normalise
 from edge_agent.anpr.preprocess import ImageError, is_two_line
+from edge_agent.lane.machine import IdentifySettings
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 SEED_HELDOUT = 424242  # as models/recipes/reader_data.py: never used for training
 SEED_SCENES = 777001
 #: Crop width buckets of the synthetic set: (name, upper bound in pixels, exclusive).
 WIDTHS = (("<80px", 80), ("80-159px", 160), (">=160px", 1 << 30))
+#: A read this sure of a plate the lane knows decides on one frame (the lane's default).
+SURE_ENOUGH = IdentifySettings().fast_confidence
 
 
 def distance(a: str, b: str) -> int:
@@ -54,17 +57,38 @@ def text_of(result: PlateResult) -> str:
     return result.plate.text if result.plate else result.raw
 
 
-def score(pairs: list[tuple[str, str]]) -> dict[str, float | int | list[float]]:
+#: (reading, truth, how sure the runtime is of a plate: 0.0 where it found none)
+Pair = tuple[str, str, float]
+
+
+def pair(result: PlateResult, truth: str) -> Pair:
+    return text_of(result), truth, result.confidence if result.plate else 0.0
+
+
+def score(pairs: list[Pair]) -> dict[str, object]:
+    """Exact rate with its interval, character error rate, and ``sure``: the reads as sure as
+    the lane needs to decide on one frame alone (``IdentifySettings.fast_confidence``), their
+    share of the set and how many of them are wrong (these matter most: an unsure
+    reading waits for more frames, a sure wrong one can name the wrong truck)."""
     if not pairs:
         return {"n": 0}
-    exact = sum(p == t for p, t in pairs)
-    errors = sum(distance(p, t) for p, t in pairs)
-    chars = sum(len(t) for _, t in pairs)
+    exact = sum(p == t for p, t, _ in pairs)
+    errors = sum(distance(p, t) for p, t, _ in pairs)
+    chars = sum(len(t) for _, t, _ in pairs)
+    sure = [p == t for p, t, c in pairs if c >= SURE_ENOUGH]
+    wrong = sure.count(False)
     return {
         "n": len(pairs),
         "exact": round(exact / len(pairs), 4),
         "exact_95": wilson(exact, len(pairs)),
         "cer": round(errors / max(1, chars), 4),
+        "sure": {
+            "at": SURE_ENOUGH,
+            "share": round(len(sure) / len(pairs), 4),
+            "wrong": wrong,
+            "wrong_rate": round(wrong / len(sure), 4) if sure else None,
+            "wrong_95": wilson(wrong, len(sure)) if sure else None,
+        },
     }
 
 
@@ -117,14 +141,14 @@ def main() -> int:
 
     rng = random.Random(SEED_HELDOUT)
     pairs, crop_ms = [], []
-    by_width: dict[str, list[tuple[str, str]]] = {name: [] for name, _ in WIDTHS}
+    by_width: dict[str, list[Pair]] = {name: [] for name, _ in WIDTHS}
     for _ in range(args.synthetic):
         spec = random_plate(rng)
         crop = render_crop(spec, rng, Look(difficulty=rng.uniform(0.2, 1.0)))
         started = time.perf_counter()
         read = anpr.read_crop(crop)
         crop_ms.append((time.perf_counter() - started) * 1000)
-        pairs.append((text_of(read), spec.text))
+        pairs.append(pair(read, spec.text))
         width = next(name for name, below in WIDTHS if crop.shape[1] < below)
         by_width[width].append(pairs[-1])
     result["synthetic_heldout"] = score(pairs)
@@ -136,11 +160,11 @@ def main() -> int:
     for part in ("eval", "all"):
         pairs = []
         for path, plate in ccpd_split(part):
-            pairs.append((text_of(anpr.read_crop(load_image(path))), plate))
+            pairs.append(pair(anpr.read_crop(load_image(path)), plate))
         result[f"ccpd_{part}"] = score(pairs)
 
     # per family: (reading, label, whether the label is a well-formed plate)
-    vn: dict[str, list[tuple[str, str, bool]]] = {"one": [], "two": []}
+    vn: dict[str, list[tuple[Pair, bool]]] = {"one": [], "two": []}
     disagreements = []
     for path, label, _ in vn_items():
         try:
@@ -148,18 +172,19 @@ def main() -> int:
         except ImageError:
             continue
         truth = "".join(c for c in label.upper() if c.isalnum())
-        got = text_of(anpr.read_crop(image))
+        reading = pair(anpr.read_crop(image), truth)
+        got = reading[0]
         well_formed = is_plate(truth)
-        vn["two" if is_two_line(image) else "one"].append((got, truth, well_formed))
+        vn["two" if is_two_line(image) else "one"].append((reading, well_formed))
         if got != truth:
             disagreements.append(
                 {"file": path.name, "label": label, "read": got, "label_is_a_plate": well_formed}
             )
     for family, name in (("one", "one_line"), ("two", "two_line")):
-        result[f"vn_{name}_agreement"] = score([(got, truth) for got, truth, _ in vn[family]])
+        result[f"vn_{name}_agreement"] = score([reading for reading, _ in vn[family]])
         result[f"vn_{name}_agreement_well_formed_labels"] = {
-            **score([(got, truth) for got, truth, ok in vn[family] if ok]),
-            "malformed_labels": sum(not ok for _, _, ok in vn[family]),
+            **score([reading for reading, ok in vn[family] if ok]),
+            "malformed_labels": sum(not ok for _, ok in vn[family]),
         }
     if args.dump:
         Path(args.dump).mkdir(parents=True, exist_ok=True)
