@@ -179,3 +179,15 @@ def test_a_second_look_reads_loosely_framed_tilted_plates(anpr: Anpr) -> None:
     read = anpr.read_crop(clear)
     assert read.plate is not None and read.plate.text == "29C12345"
     assert read.confidence >= 0.9 and anpr.second_looks == looked
+
+
+def test_a_far_plate_is_looked_at_again_however_sure(anpr: Anpr) -> None:
+    """A crop under 80 px wide (4-8 px a character) gets its second looks even when the first
+    reading is sure: sure wrong readings gather there. A clear far plate still reads right."""
+    spec = spec_for("29C-123.45")
+    far = render_crop(spec, random.Random(2), Look(difficulty=0.2, small_share=1.0, night_share=0))
+    assert far.shape[1] < 80
+    looked = anpr.second_looks
+    read = anpr.read_crop(far)
+    assert anpr.second_looks == looked + 1
+    assert read.plate is not None and read.plate.text == spec.text

@@ -1,4 +1,5 @@
-"""How the second look at an unsure plate weighs its readings, and what it looks at."""
+"""How the second look at an unsure plate weighs its readings, how sure it then is, and what it
+looks at."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 import pytest
 
 from edge_agent.anpr.preprocess import check_image
-from edge_agent.anpr.second_look import LOOKS, looks, weigh
+from edge_agent.anpr.second_look import DISPUTED, LOOKS, looks, settle, weigh
 
 
 def test_unsure_readings_that_agree_outweigh_a_lone_surer_one() -> None:
@@ -28,6 +29,24 @@ def test_readings_that_fit_no_plate_have_no_vote() -> None:
 
 def test_equal_votes_go_to_the_crop_as_it_came() -> None:
     assert weigh([("29C12345", 0.7), ("29C12346", 0.7)]) == 0
+
+
+def test_a_plate_every_look_reads_keeps_its_confidence() -> None:
+    readings = [("29C12345", 0.7), ("29C12345", 0.99), ("29C12345", 0.96)]
+    assert settle(readings) == (1, 0.99)
+
+
+def test_a_plate_one_look_reads_otherwise_is_never_sure_enough_to_decide_alone() -> None:
+    # the looks mostly agree, and one of them very surely, but one framing reads another plate
+    readings = [("29C12345", 0.8), ("29C12345", 0.99), ("29C12845", 0.6), ("29C12345", 0.97)]
+    pick, confidence = settle(readings)
+    assert readings[pick][0] == "29C12345"
+    assert confidence == DISPUTED < 0.95  # below the lane's one-frame threshold
+    # a look that fits no plate format disputes it too; an unsure pick stays as unsure
+    assert settle([("29C12345", 0.97), (None, 0.4)]) == (0, DISPUTED)
+    assert settle([("29C12345", 0.6), (None, 0.4)]) == (0, 0.6)
+    # nothing valid: the crop as it came, as sure as it was
+    assert settle([(None, 0.3), (None, 0.5)]) == (0, 0.3)
 
 
 @pytest.mark.parametrize(
