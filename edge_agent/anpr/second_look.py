@@ -3,8 +3,10 @@ ways) and tilted a little either way, read in one batch, and the readings weighe
 
 A crop from the detector or a camera rarely frames the plate as the reader was trained on: a
 margin of bumper, a plate a few degrees off level. The looks below are cheap (a slice or one
-affine warp of a small crop) and are taken only when the first reading is not sure, so a clear
-plate costs nothing more.
+affine warp of a small crop) and are taken only when the first reading is not sure or the crop
+is small (see ``engine.SMALL_CROP``), so a clear plate close by costs nothing more. Where the
+looks do not all read the same plate, the reading they settle on is never sure enough for the
+lane to decide on one frame (``settle``).
 """
 
 from __future__ import annotations
