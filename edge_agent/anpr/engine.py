@@ -39,8 +39,8 @@ class PlateResult:
     raw: str  # what the reader output, before the normaliser
     plate: Plate | None  # None when it fits no known format
     lines: int
-    #: the least sure character's probability; at most ``second_look.DISPUTED`` where it was
-    #: unsure and its second looks did not all read the same plate
+    #: the least sure character's probability; at most ``second_look.DISPUTED`` where its
+    #: second looks (taken when it is unsure or its crop small) did not all read one plate
     confidence: float
     char_confidences: tuple[float, ...]
     bbox: tuple[int, int, int, int] | None = None
