@@ -57,6 +57,23 @@ def load_checkpoint(
     return int(state["step"])
 
 
+def optimise(
+    loss: torch.Tensor,
+    model: nn.Module,
+    optimiser: torch.optim.Optimizer,
+    schedule: Any,
+    clip: float,
+) -> float:
+    """One step down ``loss``: gradients clipped to norm ``clip``, the schedule advanced.
+    Returns the loss's value."""
+    optimiser.zero_grad()
+    loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), clip)
+    optimiser.step()
+    schedule.step()
+    return float(loss.item())
+
+
 def export_ir(
     model: nn.Module, example_shape: tuple[int, ...], xml_path: Path, dynamic_batch: bool = False
 ) -> None:

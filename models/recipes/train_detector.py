@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from edge_agent.anpr.detector import INPUT_H, INPUT_W, STRIDE, decode, detector_input
 from models.recipes import detector_data
-from models.recipes.checkpoint import export_ir, load_checkpoint, save_checkpoint
+from models.recipes.checkpoint import export_ir, load_checkpoint, optimise, save_checkpoint
 from models.recipes.detector_net import DetectorNet
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -151,13 +151,9 @@ def main() -> int:
         heat, size, offset, index = (torch.from_numpy(t) for t in targets(bx))
         x = torch.from_numpy(batch.transpose(0, 3, 1, 2) / 255.0).float()
         loss = loss_fn(model(x), heat, size, offset, index)
-        optimiser.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 10.0)
-        optimiser.step()
-        schedule.step()
+        value = optimise(loss, model, optimiser, schedule, clip=10.0)
         step += 1
-        loss_avg = 0.98 * loss_avg + 0.02 * loss.item() if step > 1 else loss.item()
+        loss_avg = 0.98 * loss_avg + 0.02 * value if step > 1 else value
         bar.update(1)
         bar.set_postfix(loss=f"{loss_avg:.3f}")
         if step % 250 == 0 or step == args.steps:

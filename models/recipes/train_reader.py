@@ -31,7 +31,7 @@ from tqdm import tqdm
 from edge_agent.anpr.charset import BLANK, CHARS, NUM_CLASSES, encode_text
 from edge_agent.anpr.preprocess import reader_line, standardise
 from models.recipes import reader_data
-from models.recipes.checkpoint import export_ir, load_checkpoint, save_checkpoint
+from models.recipes.checkpoint import export_ir, load_checkpoint, optimise, save_checkpoint
 from models.recipes.ir_weights import ir_widths, load_ir_weights, max_difference
 from models.recipes.reader_net import WIDTHS, ReaderNet, state_widths, widen
 from models.recipes.renewing_set import RenewingSet
@@ -333,13 +333,9 @@ def main() -> int:
                 torch.full((len(targets),), t_len, dtype=torch.long, device=device),
                 torch.tensor([len(t) for t in targets], dtype=torch.long, device=device),
             )
-            optimiser.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            optimiser.step()
-            schedule.step()
+            value = optimise(loss, model, optimiser, schedule, clip=5.0)
             step += 1
-            loss_avg = 0.98 * loss_avg + 0.02 * loss.item() if step > 1 else loss.item()
+            loss_avg = 0.98 * loss_avg + 0.02 * value if step > 1 else value
             bar.update(1)
             bar.set_postfix(loss=f"{loss_avg:.3f}")
             if step % 250 == 0 or step == args.steps:
