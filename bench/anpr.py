@@ -10,7 +10,7 @@ interval (``exact_95``): a set of 1,000 plates cannot tell 98.5 % from 99 %. Lat
 VN disagreements for inspection.
 
     python bench/anpr.py [--synthetic 1000] [--frames 200] [--dump DIR] [--models DIR]
-                         [--no-second-look]
+                         [--int8] [--no-second-look]
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import resource
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -124,6 +125,9 @@ def main() -> int:
         "--models", default=None, help="folder holding both IRs (default: the committed models/)"
     )
     parser.add_argument(
+        "--int8", action="store_true", help="the INT8 reader (models/plate_reader.int8.xml)"
+    )
+    parser.add_argument(
         "--no-second-look",
         action="store_true",
         help="read each crop once (no second look at unsure readings), to compare",
@@ -134,10 +138,12 @@ def main() -> int:
     from simulators.plates.texts import random_plate
 
     second_look = not args.no_second_look
-    anpr = (
-        Anpr(args.models, second_look=second_look) if args.models else Anpr(second_look=second_look)
-    )
-    result: dict[str, object] = {"second_look": second_look}
+    options: dict[str, Any] = {
+        "second_look": second_look,
+        "precision": "int8" if args.int8 else "float",
+    }
+    anpr = Anpr(args.models, **options) if args.models else Anpr(**options)
+    result: dict[str, object] = dict(options)
 
     rng = random.Random(SEED_HELDOUT)
     pairs, crop_ms = [], []

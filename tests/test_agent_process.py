@@ -32,6 +32,7 @@ def cuakhau(*args: str) -> subprocess.CompletedProcess[str]:
         ('device = "hn-b1"\ngate = "CKHN"\n[mqtt]\nport = 70000\n', "port"),
         ('device = "hn-b1"\ngate = "CKHN"\n[sync]\nbatch_max_events = 0\n', "batch_max_events"),
         ("device = \n", "not valid TOML"),
+        ('device = "hn-b1"\ngate = "CKHN"\nreader = "int4"\n', "reader"),
     ],
 )
 def test_a_bad_config_is_refused_with_the_file_and_the_problem(
@@ -85,6 +86,21 @@ def test_a_lane_without_its_models_says_which_file_is_missing(tmp_path: Path) ->
     result = cuakhau("agent", "run", "--config", str(path))
     assert result.returncode == 2
     assert "no-models-here/plate_reader.xml is missing" in result.stderr
+    # a box set to the INT8 reader, in a folder holding only the float one, says how to make it
+    models = tmp_path / "float-only"
+    models.mkdir()
+    for name in ("plate_reader.xml", "plate_reader.bin"):
+        (models / name).write_bytes((ROOT / "models" / name).read_bytes())
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(
+            'models = "no-models-here"', 'models = "float-only"\nreader = "int8"'
+        ),
+        encoding="utf-8",
+    )
+    result = cuakhau("agent", "run", "--config", str(path))
+    assert result.returncode == 2
+    assert "float-only/plate_reader.int8.xml is missing" in result.stderr
+    assert "models.recipes.quantize_reader" in result.stderr
 
 
 def test_an_unknown_scale_protocol_is_a_config_error(tmp_path: Path) -> None:

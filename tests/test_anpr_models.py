@@ -37,8 +37,18 @@ def anpr() -> Anpr:
     return Anpr()
 
 
+@pytest.fixture(scope="module")
+def anpr_int8() -> Anpr:
+    return Anpr(precision="int8")
+
+
+@pytest.mark.parametrize("precision", ["float", "int8"])
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
-def test_the_reader_reads_a_rendered_plate_of_every_layout(anpr: Anpr, layout: str) -> None:
+def test_the_reader_reads_a_rendered_plate_of_every_layout(
+    anpr: Anpr, anpr_int8: Anpr, layout: str, precision: str
+) -> None:
+    anpr = anpr_int8 if precision == "int8" else anpr
+    assert anpr.precision == precision
     rng = random.Random(f"layout-{layout}")
     right = 0
     misses = []
@@ -117,6 +127,19 @@ def test_the_cli_prints_one_json_line_per_image(tmp_path: Path) -> None:
     )
     plates = json.loads(full.stdout)["plates"]
     assert plates and plates[0]["text"] == "12C34567" and len(plates[0]["bbox"]) == 4
+    int8 = subprocess.run(
+        [sys.executable, "-m", "cuakhau", "anpr", "read", "--json", "--int8", str(frame)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert json.loads(int8.stdout)["plates"][0]["text"] == "12C34567"
+
+
+def test_a_reader_precision_that_does_not_exist_is_refused() -> None:
+    with pytest.raises(ValueError, match="'int4': not one of float, int8"):
+        Anpr(precision="int4")
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,11 @@ from edge_agent.anpr.second_look import looks, settle
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 READER_XML = "plate_reader.xml"
+#: The reader quantized to INT8 (``models/recipes/quantize_reader.py``): about twice as fast,
+#: for an edge box whose CPU is slow or has no bf16 instructions (see ``models/README.md``).
+READER_INT8_XML = "plate_reader.int8.xml"
+#: What ``Anpr(precision=...)`` takes: which reader file it loads.
+READERS = {"float": READER_XML, "int8": READER_INT8_XML}
 DETECTOR_XML = "plate_detector.xml"
 
 
@@ -70,17 +75,27 @@ class Anpr:
         threads: int | None = None,
         detector_threshold: float = 0.3,
         second_look: bool = True,
+        precision: str = "float",
     ) -> None:
         import openvino as ov
 
+        if precision not in READERS:
+            raise ValueError(f"precision {precision!r}: not one of {', '.join(READERS)}")
         models_dir = Path(models_dir)
         core = ov.Core()
         config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY"}
         if threads:
             config["INFERENCE_NUM_THREADS"] = threads
-        reader_xml = models_dir / READER_XML
+        reader_xml = models_dir / READERS[precision]
         if not reader_xml.exists():
-            raise ModelMissingError(f"{reader_xml} is missing (see models/README.md to train it)")
+            how = (
+                "python -m models.recipes.quantize_reader makes it"
+                if precision == "int8"
+                else "see models/README.md to train it"
+            )
+            raise ModelMissingError(f"{reader_xml} is missing ({how})")
+        #: which reader runs: "float" (FP16 weights) or "int8"
+        self.precision = precision
         self._reader = core.compile_model(core.read_model(reader_xml), "CPU", config)
         detector_xml = models_dir / DETECTOR_XML
         self._detector = (

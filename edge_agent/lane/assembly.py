@@ -98,7 +98,11 @@ def build_lanes(config: AgentConfig, store: EdgeStore) -> Lanes:
     built = Lanes()
     if not config.lanes:
         return built
-    anpr = Anpr(config.models) if config.models else Anpr()
+    anpr = (
+        Anpr(config.models, precision=config.reader)
+        if config.models
+        else Anpr(precision=config.reader)
+    )
     for lane_config in config.lanes:
         built.lanes.append(_lane(lane_config, store, anpr, built))
     return built
