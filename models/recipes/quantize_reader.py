@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_agent.anpr import ctc
+from edge_agent.anpr.engine import INT8_CONFIG
 from edge_agent.anpr.preprocess import reader_line, standardise
 from models.recipes import reader_data
 
@@ -108,7 +109,7 @@ def main() -> int:
     )
 
     float_reader = core.compile_model(model, "CPU")
-    int8_reader = core.compile_model(quantized, "CPU")
+    int8_reader = core.compile_model(quantized, "CPU", INT8_CONFIG)
     metrics: dict[str, object] = {"source": reader.name}
     refused = []
     for name, x, truth in (
