@@ -142,7 +142,7 @@ def main() -> int:
         "second_look": second_look,
         "precision": "int8" if args.int8 else "float",
     }
-    anpr = Anpr(args.models, **options) if args.models else Anpr(**options)
+    anpr = Anpr(args.models, **options)
     result: dict[str, object] = dict(options)
 
     rng = random.Random(SEED_HELDOUT)

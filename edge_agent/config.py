@@ -109,8 +109,8 @@ class AgentConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     lanes: list[LaneConfig] = msgspec.field(default_factory=list)
     #: folder with the ANPR IR models (default: the package's models/)
     models: str | None = None
-    #: which plate reader runs: "float" (the trained weights) or "int8" (quantized: about
-    #: twice as fast, for a slow box or one without bf16; see models/README.md)
+    #: which plate reader runs: "float" (the trained weights) or "int8" (quantized: faster, above
+    #: all on a CPU without bf16, where a crop takes half the time; see models/README.md)
     reader: Literal["float", "int8"] = "float"
 
 

@@ -98,11 +98,7 @@ def build_lanes(config: AgentConfig, store: EdgeStore) -> Lanes:
     built = Lanes()
     if not config.lanes:
         return built
-    anpr = (
-        Anpr(config.models, precision=config.reader)
-        if config.models
-        else Anpr(precision=config.reader)
-    )
+    anpr = Anpr(config.models, precision=config.reader)
     for lane_config in config.lanes:
         built.lanes.append(_lane(lane_config, store, anpr, built))
     return built
