@@ -109,9 +109,10 @@ class AgentConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     lanes: list[LaneConfig] = msgspec.field(default_factory=list)
     #: folder with the ANPR IR models (default: the package's models/)
     models: str | None = None
-    #: which plate reader runs: "float" (the trained weights) or "int8" (quantized: faster, above
-    #: all on a CPU without bf16, where a crop takes half the time; see models/README.md)
-    reader: Literal["float", "int8"] = "float"
+    #: which plate reader runs: "float" (the trained weights), "int8" (quantized: faster, above
+    #: all on a CPU without bf16, where a crop takes half the time; see models/README.md), or
+    #: "auto": float on a CPU with bf16, else int8
+    reader: Literal["auto", "float", "int8"] = "auto"
 
 
 class ConfigError(ValueError):

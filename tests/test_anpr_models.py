@@ -138,8 +138,19 @@ def test_the_cli_prints_one_json_line_per_image(tmp_path: Path) -> None:
 
 
 def test_a_reader_precision_that_does_not_exist_is_refused() -> None:
-    with pytest.raises(ValueError, match="'int4': not one of float, int8"):
+    with pytest.raises(ValueError, match="'int4': not one of float, int8, auto"):
         Anpr(precision="int4")
+
+
+def test_auto_runs_int8_only_where_the_float_reader_would_run_in_f32(tmp_path: Path) -> None:
+    import openvino as ov
+
+    has_bf16 = "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    assert Anpr(precision="auto").precision == ("float" if has_bf16 else "int8")
+    # a models folder without the INT8 file: the float reader, whatever the CPU
+    for name in ("plate_reader.xml", "plate_reader.bin"):
+        (tmp_path / name).write_bytes((ROOT / "models" / name).read_bytes())
+    assert Anpr(tmp_path, precision="auto").precision == "float"
 
 
 @pytest.mark.parametrize(

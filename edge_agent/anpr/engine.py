@@ -22,7 +22,9 @@ READER_XML = "plate_reader.xml"
 #: times as fast as the float one on a CPU with bf16, 3.6 times on one without (f32), for an
 #: edge box whose CPU is slow or has no bf16 instructions (see ``models/README.md``).
 READER_INT8_XML = "plate_reader.int8.xml"
-#: What ``Anpr(precision=...)`` takes: which reader file it loads.
+#: What ``Anpr(precision=...)`` takes: which reader file it loads; or "auto": the float reader on
+#: a CPU with bf16 instructions, else the INT8 one (the float one would run in f32 there, and
+#: the INT8 reader reads as it does, in half the time; see ``models/README.md``).
 READERS = {"float": READER_XML, "int8": READER_INT8_XML}
 #: How the INT8 reader is compiled: what it keeps in float (its first convolution) runs in f32,
 #: as it was calibrated, not in the bf16 that OpenVINO picks on CPUs that have it (a tenth
@@ -84,10 +86,14 @@ class Anpr:
     ) -> None:
         import openvino as ov
 
-        if precision not in READERS:
-            raise ValueError(f"precision {precision!r}: not one of {', '.join(READERS)}")
+        if precision not in (*READERS, "auto"):
+            raise ValueError(f"precision {precision!r}: not one of {', '.join(READERS)}, auto")
         models_dir = Path(models_dir) if models_dir else MODELS_DIR
         core = ov.Core()
+        if precision == "auto":  # INT8 where the float reader would run in f32: as exact, faster
+            has_bf16 = "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+            int8_there = (models_dir / READER_INT8_XML).exists()
+            precision = "float" if has_bf16 or not int8_there else "int8"
         config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY"}
         if threads:
             config["INFERENCE_NUM_THREADS"] = threads
@@ -99,7 +105,7 @@ class Anpr:
                 else "see models/README.md to train it"
             )
             raise ModelMissingError(f"{reader_xml} is missing ({how})")
-        #: which reader runs: "float" (FP16 weights) or "int8"
+        #: which reader runs: "float" (FP16 weights) or "int8" ("auto" has chosen by now)
         self.precision = precision
         self._reader = core.compile_model(
             core.read_model(reader_xml),

@@ -99,6 +99,7 @@ def build_lanes(config: AgentConfig, store: EdgeStore) -> Lanes:
     if not config.lanes:
         return built
     anpr = Anpr(config.models, precision=config.reader)
+    log.info("plate reader: %s (config: %s)", anpr.precision, config.reader)
     for lane_config in config.lanes:
         built.lanes.append(_lane(lane_config, store, anpr, built))
     return built
