@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.harness import ROOT, Agent, Central, Mosquitto, Proc, agent_config, wait_for
+from tests.harness import (
+    ROOT,
+    Agent,
+    Central,
+    Mosquitto,
+    Proc,
+    agent_config,
+    run_module,
+    wait_for,
+)
 from tests.test_sync_delivery import fill_outbox
 
 
 def cuakhau(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "cuakhau", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_module("cuakhau", *args, timeout=60)
 
 
 @pytest.mark.parametrize(

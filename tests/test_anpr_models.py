@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import cv2
@@ -17,7 +15,7 @@ from edge_agent.anpr.vote import PlateVote
 from simulators.plates.render import Look, draw_plate, render_crop
 from simulators.plates.scene import render_scene
 from simulators.plates.texts import cn_plate, spec_for, vn_plate
-from tests.harness import ROOT
+from tests.harness import ROOT, run_module
 
 LAYOUTS = {
     "vn-one-line": lambda rng: spec_for("29C-123.45"),
@@ -105,35 +103,17 @@ def test_the_cli_prints_one_json_line_per_image(tmp_path: Path) -> None:
     cv2.imwrite(str(frame), render_scene(rng, spec=spec, night=False).image[..., ::-1])
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"\xff\xd8 not really")
-    result = subprocess.run(
-        [sys.executable, "-m", "cuakhau", "anpr", "read", "--json", "--crop", str(crop), str(bad)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_module("cuakhau", "anpr", "read", "--json", "--crop", str(crop), str(bad))
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert result.returncode == 1  # one file failed
     assert lines[0]["plates"][0]["text"] == "12C34567"
     assert lines[0]["plates"][0]["display"] == "12C-345.67"
     assert lines[0]["plates"][0]["country"] == "VN" and lines[0]["ms"] > 0
     assert lines[1]["file"] == str(bad) and "error" in lines[1]
-    full = subprocess.run(
-        [sys.executable, "-m", "cuakhau", "anpr", "read", "--json", str(frame)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    full = run_module("cuakhau", "anpr", "read", "--json", str(frame))
     plates = json.loads(full.stdout)["plates"]
     assert plates and plates[0]["text"] == "12C34567" and len(plates[0]["bbox"]) == 4
-    int8 = subprocess.run(
-        [sys.executable, "-m", "cuakhau", "anpr", "read", "--json", "--int8", str(frame)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    int8 = run_module("cuakhau", "anpr", "read", "--json", "--int8", str(frame))
     assert json.loads(int8.stdout)["plates"][0]["text"] == "12C34567"
 
 

@@ -6,7 +6,6 @@ import json
 import random
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,19 +13,13 @@ import pytest
 from edge_agent.anpr.engine import Anpr
 from simulators.plates.render import Look, render_crop
 from simulators.plates.texts import random_plate
-from tests.harness import ROOT
+from tests.harness import ROOT, run_module
 
 pytest.importorskip("nncf")
 
 
 def quantize(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "models.recipes.quantize_reader", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    return run_module("models.recipes.quantize_reader", *args, timeout=600)
 
 
 @pytest.mark.slow

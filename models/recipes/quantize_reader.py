@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_agent.anpr import ctc
-from edge_agent.anpr.engine import INT8_CONFIG
+from edge_agent.anpr.engine import INT8_CONFIG, READER_INT8_XML
 from edge_agent.anpr.preprocess import reader_line, standardise
 from models.recipes import reader_data
 
@@ -36,7 +36,6 @@ CALIBRATION_REAL = 200
 #: Renders the quantized reader is checked on: the seed of its CPU fine-tune (wide 2).
 CHECK_SEED = 5002
 CHECK_RENDERS = 3000
-INT8_XML = "plate_reader.int8.xml"
 
 
 def reads(compiled: object, x: np.ndarray) -> list[str]:
@@ -133,9 +132,9 @@ def main() -> int:
         return 1
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    ov.save_model(quantized, out / INT8_XML)
-    (out / "plate_reader.int8.metrics.json").write_text(json.dumps(metrics, indent=1))
-    print(f"wrote {out / INT8_XML}")
+    ov.save_model(quantized, out / READER_INT8_XML)
+    (out / READER_INT8_XML).with_suffix(".metrics.json").write_text(json.dumps(metrics, indent=1))
+    print(f"wrote {out / READER_INT8_XML}")
     return 0
 
 
