@@ -7,10 +7,14 @@ plate (a label such as ``59-01856.19``, a digit where the series letter must be,
 whatever the crop shows: those are counted, not scored). Each exact rate comes with its 95 %
 interval (``exact_95``): a set of 1,000 plates cannot tell 98.5 % from 99 %. Latency: full
 1280x720 frames (detector + reader, one plate), reader only per crop. ``--dump DIR`` writes the
-VN disagreements for inspection.
+VN disagreements and the synthetic held-out misses (each crop as rendered, a PNG) to look at.
 
     python bench/anpr.py [--synthetic 1000] [--frames 200] [--dump DIR] [--models DIR]
-                         [--int8] [--no-second-look]
+                         [--reader auto|float|int8] [--no-second-look]
+
+The reader is the one a gate box on this CPU runs (``auto``: float where the CPU has bf16, else
+INT8) unless ``--reader`` forces one; the JSON says which ran (``reader``) and on what CPU
+(``cpu``): compare latencies only on one CPU.
 """
 
 from __future__ import annotations
@@ -18,15 +22,16 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import random
 import resource
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import cv2
 import numpy as np
 
 from edge_agent.anpr.engine import Anpr, PlateResult
@@ -116,6 +121,18 @@ def pct(values: list[float], p: float) -> float:
     return round(s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))], 2)
 
 
+def cpu_identity() -> dict[str, object]:
+    """The CPU as OpenVINO sees it: latencies of two CPUs are not comparable."""
+    import openvino as ov
+
+    core = ov.Core()
+    return {
+        "name": core.get_property("CPU", "FULL_DEVICE_NAME"),
+        "bf16": "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"),
+        "cores": os.cpu_count(),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--synthetic", type=int, default=1000)
@@ -125,7 +142,10 @@ def main() -> int:
         "--models", default=None, help="folder holding both IRs (default: the committed models/)"
     )
     parser.add_argument(
-        "--int8", action="store_true", help="the INT8 reader (models/plate_reader.int8.xml)"
+        "--reader",
+        choices=("auto", "float", "int8"),
+        default="auto",
+        help="auto (default): the one a gate box on this CPU runs (float with bf16, else INT8)",
     )
     parser.add_argument(
         "--no-second-look",
@@ -138,25 +158,45 @@ def main() -> int:
     from simulators.plates.texts import random_plate
 
     second_look = not args.no_second_look
-    options: dict[str, Any] = {
+    anpr = Anpr(args.models, second_look=second_look, precision=args.reader)
+    result: dict[str, object] = {
         "second_look": second_look,
-        "precision": "int8" if args.int8 else "float",
+        "reader": anpr.precision,
+        "asked": args.reader,
+        "cpu": cpu_identity(),
     }
-    anpr = Anpr(args.models, **options)
-    result: dict[str, object] = dict(options)
 
+    dump = Path(args.dump) if args.dump else None
+    if dump:
+        dump.mkdir(parents=True, exist_ok=True)
     rng = random.Random(SEED_HELDOUT)
-    pairs, crop_ms = [], []
+    pairs, crop_ms, misses = [], [], []
     by_width: dict[str, list[Pair]] = {name: [] for name, _ in WIDTHS}
-    for _ in range(args.synthetic):
+    for i in range(args.synthetic):
         spec = random_plate(rng)
-        crop = render_crop(spec, rng, Look(difficulty=rng.uniform(0.2, 1.0)))
+        look = Look(difficulty=rng.uniform(0.2, 1.0))
+        crop = render_crop(spec, rng, look)
         started = time.perf_counter()
         read = anpr.read_crop(crop)
         crop_ms.append((time.perf_counter() - started) * 1000)
         pairs.append(pair(read, spec.text))
         width = next(name for name, below in WIDTHS if crop.shape[1] < below)
         by_width[width].append(pairs[-1])
+        if dump and pairs[-1][0] != spec.text:  # the crop as rendered, to look at by eye
+            name = f"heldout_{i:04d}.png"
+            cv2.imwrite(str(dump / name), crop[..., ::-1])
+            misses.append(
+                {
+                    "file": name,
+                    "truth": spec.text,
+                    "read": pairs[-1][0],
+                    "confidence": round(pairs[-1][2], 4),
+                    "width_px": crop.shape[1],
+                    "difficulty": round(look.difficulty, 3),
+                }
+            )
+    if dump:
+        (dump / "heldout_misses.json").write_text(json.dumps(misses, ensure_ascii=False, indent=1))
     result["synthetic_heldout"] = score(pairs)
     # how far away a plate may be: the share read exactly by the crop's width in pixels
     result["synthetic_by_crop_width"] = {name: score(p) for name, p in by_width.items()}
@@ -192,9 +232,8 @@ def main() -> int:
             **score([reading for reading, ok in vn[family] if ok]),
             "malformed_labels": sum(not ok for _, ok in vn[family]),
         }
-    if args.dump:
-        Path(args.dump).mkdir(parents=True, exist_ok=True)
-        (Path(args.dump) / "vn_disagreements.json").write_text(
+    if dump:
+        (dump / "vn_disagreements.json").write_text(
             json.dumps(disagreements, ensure_ascii=False, indent=1)
         )
 

@@ -113,8 +113,11 @@ def test_the_cli_prints_one_json_line_per_image(tmp_path: Path) -> None:
     full = run_module("cuakhau", "anpr", "read", "--json", str(frame))
     plates = json.loads(full.stdout)["plates"]
     assert plates and plates[0]["text"] == "12C34567" and len(plates[0]["bbox"]) == 4
-    int8 = run_module("cuakhau", "anpr", "read", "--json", "--int8", str(frame))
-    assert json.loads(int8.stdout)["plates"][0]["text"] == "12C34567"
+    for reader in ("float", "int8"):  # the default is "auto", as a gate box's config
+        forced = run_module("cuakhau", "anpr", "read", "--json", "--reader", reader, str(frame))
+        assert json.loads(forced.stdout)["plates"][0]["text"] == "12C34567"
+    wrong = run_module("cuakhau", "anpr", "read", "--reader", "int4", str(frame))
+    assert wrong.returncode == 2 and "invalid choice: 'int4'" in wrong.stderr
 
 
 def test_a_reader_precision_that_does_not_exist_is_refused() -> None:

@@ -15,7 +15,7 @@ def read(args: argparse.Namespace) -> int:
     from edge_agent.anpr.preprocess import ImageError
 
     try:
-        anpr = Anpr(args.models, precision="int8" if args.int8 else "float")
+        anpr = Anpr(args.models, precision=args.reader)
     except ModelMissingError as exc:
         print(f"cuakhau: {exc}", file=sys.stderr)
         return 2
@@ -62,8 +62,10 @@ def add_commands(sub: Any) -> None:
     r.add_argument("--json", action="store_true", help="one JSON line per image")
     r.add_argument("--models", default=None, help="folder with the IR files (default: models/)")
     r.add_argument(
-        "--int8",
-        action="store_true",
-        help="use the INT8 reader (faster, above all on a CPU without bf16; models/README.md)",
+        "--reader",
+        choices=("auto", "float", "int8"),
+        default="auto",
+        help="which reader: auto (default, as a gate box chooses: float on a CPU with bf16, "
+        "else INT8), float or int8 (models/README.md)",
     )
     r.set_defaults(func=read)
