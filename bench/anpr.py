@@ -27,6 +27,7 @@ import random
 import resource
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -39,6 +40,8 @@ from edge_agent.anpr.images import load_image
 from edge_agent.anpr.normaliser import normalise
 from edge_agent.anpr.preprocess import ImageError, is_two_line
 from edge_agent.lane.machine import IdentifySettings
+from simulators.plates.render import Look, render_crop
+from simulators.plates.texts import PlateSpec, random_plate
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 SEED_HELDOUT = 424242  # as models/recipes/reader_data.py: never used for training
@@ -121,6 +124,16 @@ def pct(values: list[float], p: float) -> float:
     return round(s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))], 2)
 
 
+def heldout(n: int) -> Iterator[tuple[int, PlateSpec, Look, np.ndarray]]:
+    """The synthetic held-out set in order, ``(index, plate, look, RGB crop)``: the same crops on
+    every run (``SEED_HELDOUT``, never used in training)."""
+    rng = random.Random(SEED_HELDOUT)
+    for i in range(n):
+        spec = random_plate(rng)
+        look = Look(difficulty=rng.uniform(0.2, 1.0))
+        yield i, spec, look, render_crop(spec, rng, look)
+
+
 def cpu_identity() -> dict[str, object]:
     """The CPU as OpenVINO sees it: latencies of two CPUs are not comparable."""
     import openvino as ov
@@ -153,9 +166,7 @@ def main() -> int:
         help="read each crop once (no second look at unsure readings), to compare",
     )
     args = parser.parse_args()
-    from simulators.plates.render import Look, render_crop
     from simulators.plates.scene import render_scene
-    from simulators.plates.texts import random_plate
 
     second_look = not args.no_second_look
     anpr = Anpr(args.models, second_look=second_look, precision=args.reader)
@@ -169,13 +180,9 @@ def main() -> int:
     dump = Path(args.dump) if args.dump else None
     if dump:
         dump.mkdir(parents=True, exist_ok=True)
-    rng = random.Random(SEED_HELDOUT)
     pairs, crop_ms, misses = [], [], []
     by_width: dict[str, list[Pair]] = {name: [] for name, _ in WIDTHS}
-    for i in range(args.synthetic):
-        spec = random_plate(rng)
-        look = Look(difficulty=rng.uniform(0.2, 1.0))
-        crop = render_crop(spec, rng, look)
+    for i, spec, look, crop in heldout(args.synthetic):
         started = time.perf_counter()
         read = anpr.read_crop(crop)
         crop_ms.append((time.perf_counter() - started) * 1000)
