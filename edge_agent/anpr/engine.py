@@ -19,8 +19,9 @@ from edge_agent.anpr.second_look import looks, settle
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 READER_XML = "plate_reader.xml"
 #: The reader quantized to INT8 (``models/recipes/quantize_reader.py``): its network runs 1.6
-#: times as fast as the float one on a CPU with bf16, 3.6 times on one without (f32), for an
-#: edge box whose CPU is slow or has no bf16 instructions (see ``models/README.md``).
+#: times as fast as the float one on a CPU with bf16, 3 to 3.6 times on one without (f32; an
+#: AVX-512 and an AVX2 CPU measured), for an edge box whose CPU is slow or has no bf16
+#: instructions (see ``models/README.md``).
 READER_INT8_XML = "plate_reader.int8.xml"
 #: What ``Anpr(precision=...)`` takes: which reader file it loads; or "auto": the float reader on
 #: a CPU with bf16 instructions, else the INT8 one (the float one would run in f32 there, and
