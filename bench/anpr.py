@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import cv2
 import numpy as np
 
-from edge_agent.anpr.engine import Anpr, PlateResult
+from edge_agent.anpr.engine import PRECISIONS, Anpr, PlateResult
 from edge_agent.anpr.images import load_image
 from edge_agent.anpr.normaliser import normalise
 from edge_agent.anpr.preprocess import ImageError, is_two_line
@@ -156,7 +156,7 @@ def main() -> int:
     )
     parser.add_argument(
         "--reader",
-        choices=("auto", "float", "int8"),
+        choices=PRECISIONS,
         default="auto",
         help="auto (default): the one a gate box on this CPU runs (float with bf16, else INT8)",
     )

@@ -53,6 +53,8 @@ def sheets(out: Path, n: int) -> int:
 
 
 def readings(path: Path) -> dict[int, str]:
+    if not path.is_file():
+        raise SystemExit(f"{path}: no such file (a person's reading, one 'NUMBER PLATE' a line)")
     read: dict[int, str] = {}
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         line = line.split("#", 1)[0].strip()

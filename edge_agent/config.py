@@ -110,8 +110,8 @@ class AgentConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     #: folder with the ANPR IR models (default: the package's models/)
     models: str | None = None
     #: which plate reader runs: "float" (the trained weights), "int8" (quantized: faster, above
-    #: all on a CPU without bf16, where a crop takes half the time; see models/README.md), or
-    #: "auto": float on a CPU with bf16, else int8
+    #: all on a CPU without bf16, where a line takes a half to a third of the time; see
+    #: models/README.md), or "auto": float on a CPU with bf16, else int8
     reader: Literal["auto", "float", "int8"] = "auto"
 
 

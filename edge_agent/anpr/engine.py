@@ -25,8 +25,9 @@ READER_XML = "plate_reader.xml"
 READER_INT8_XML = "plate_reader.int8.xml"
 #: What ``Anpr(precision=...)`` takes: which reader file it loads; or "auto": the float reader on
 #: a CPU with bf16 instructions, else the INT8 one (the float one would run in f32 there, and
-#: the INT8 reader reads as it does, in half the time; see ``models/README.md``).
+#: the INT8 reader reads as it does, in half the time or less; see ``models/README.md``).
 READERS = {"float": READER_XML, "int8": READER_INT8_XML}
+PRECISIONS = ("auto", *READERS)
 #: How the INT8 reader is compiled: what it keeps in float (its first convolution) runs in f32,
 #: as it was calibrated, not in the bf16 that OpenVINO picks on CPUs that have it (a tenth
 #: faster here, and the same readings on every CPU).
@@ -87,7 +88,7 @@ class Anpr:
     ) -> None:
         import openvino as ov
 
-        if precision not in (*READERS, "auto"):
+        if precision not in PRECISIONS:
             raise ValueError(f"precision {precision!r}: not one of {', '.join(READERS)}, auto")
         models_dir = Path(models_dir) if models_dir else MODELS_DIR
         core = ov.Core()
