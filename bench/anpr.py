@@ -27,10 +27,7 @@ import random
 import resource
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import cv2
 import numpy as np
@@ -40,11 +37,9 @@ from edge_agent.anpr.images import load_image
 from edge_agent.anpr.normaliser import normalise
 from edge_agent.anpr.preprocess import ImageError, is_two_line
 from edge_agent.lane.machine import IdentifySettings
-from simulators.plates.render import Look, render_crop
-from simulators.plates.texts import PlateSpec, random_plate
+from testkit.plates import heldout, text_of
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
-SEED_HELDOUT = 424242  # as models/recipes/reader_data.py: never used for training
 SEED_SCENES = 777001
 #: Crop width buckets of the synthetic set: (name, upper bound in pixels, exclusive).
 WIDTHS = (("<80px", 80), ("80-159px", 160), (">=160px", 1 << 30))
@@ -60,10 +55,6 @@ def distance(a: str, b: str) -> int:
             cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
         prev = cur
     return prev[-1]
-
-
-def text_of(result: PlateResult) -> str:
-    return result.plate.text if result.plate else result.raw
 
 
 #: (reading, truth, how sure the runtime is of a plate: 0.0 where it found none)
@@ -122,16 +113,6 @@ def is_plate(text: str) -> bool:
 def pct(values: list[float], p: float) -> float:
     s = sorted(values)
     return round(s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))], 2)
-
-
-def heldout(n: int) -> Iterator[tuple[int, PlateSpec, Look, np.ndarray]]:
-    """The synthetic held-out set in order, ``(index, plate, look, RGB crop)``: the same crops on
-    every run (``SEED_HELDOUT``, never used in training)."""
-    rng = random.Random(SEED_HELDOUT)
-    for i in range(n):
-        spec = random_plate(rng)
-        look = Look(difficulty=rng.uniform(0.2, 1.0))
-        yield i, spec, look, render_crop(spec, rng, look)
 
 
 def cpu_identity() -> dict[str, object]:

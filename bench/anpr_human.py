@@ -20,12 +20,10 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 import cv2
 import numpy as np
-from anpr import heldout, text_of
+
+from testkit.plates import heldout, text_of
 
 FAR = 80  # px: as bench/anpr.py's narrowest width class
 PER_SHEET = 12

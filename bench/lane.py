@@ -17,11 +17,10 @@ from pathlib import Path
 
 import msgspec
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from simulators.scenario import ScenarioRun, load_scenario  # noqa: E402
-from tests.harness import Central, Mosquitto  # noqa: E402
+from simulators.scenario import ScenarioRun, load_scenario
+from testkit import ROOT
+from testkit.mosquitto import Mosquitto
+from testkit.processes import Central
 
 
 def pct(values: list[float], p: float) -> float:

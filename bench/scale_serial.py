@@ -15,9 +15,6 @@ import json
 import sys
 import threading
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from edge_agent.devices.scale.protocols import make_parser
 from edge_agent.devices.scale.reader import ScaleReader

@@ -19,12 +19,11 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from edge_agent.store import EdgeStore  # noqa: E402
-from tests.harness import Agent, Central, Mosquitto, agent_config, wait_for  # noqa: E402
-from tests.test_sync_delivery import fill_outbox  # noqa: E402
+from edge_agent.store import EdgeStore
+from testkit import wait_for
+from testkit.mosquitto import Mosquitto
+from testkit.outbox import fill_outbox
+from testkit.processes import Agent, Central, agent_config
 
 
 def _times(db: Path, device: str, after_seq: int) -> list[tuple[int, str, str]]:

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import Agent, Central, Mosquitto, Proc
+from testkit.mosquitto import Mosquitto
+from testkit.processes import Central, Proc
 
 
 @pytest.fixture
@@ -45,6 +46,3 @@ def central(tmp_path: Path, mosquitto: Mosquitto, processes: list[Proc]) -> Cent
     processes.append(c)
     c.start()
     return c
-
-
-__all__ = ["Agent"]

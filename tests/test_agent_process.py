@@ -8,17 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import (
-    ROOT,
-    Agent,
-    Central,
-    Mosquitto,
-    Proc,
-    agent_config,
-    run_module,
-    wait_for,
-)
-from tests.test_sync_delivery import fill_outbox
+from testkit import ROOT, wait_for
+from testkit.mosquitto import Mosquitto
+from testkit.outbox import fill_outbox
+from testkit.processes import Agent, Central, Proc, agent_config, run_module
 
 
 def cuakhau(*args: str) -> subprocess.CompletedProcess[str]:

@@ -15,7 +15,8 @@ from edge_agent.anpr.vote import PlateVote
 from simulators.plates.render import Look, draw_plate, render_crop
 from simulators.plates.scene import render_scene
 from simulators.plates.texts import cn_plate, spec_for, vn_plate
-from tests.harness import ROOT, run_module
+from testkit import ROOT
+from testkit.processes import run_module
 
 LAYOUTS = {
     "vn-one-line": lambda rng: spec_for("29C-123.45"),

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.harness import Agent, Central, Mosquitto, Proc, agent_config, wait_for
-from tests.test_declaration_sync import declaration
-from tests.test_sync_delivery import fill_outbox
+from testkit import wait_for
+from testkit.declarations import declaration
+from testkit.mosquitto import Mosquitto
+from testkit.outbox import fill_outbox
+from testkit.processes import Agent, Central, Proc, agent_config
 
 
 def test_declarations_are_validated_created_once_updated_and_listed(central: Central) -> None:

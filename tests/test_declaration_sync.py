@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from edge_agent.store import EdgeStore
-from tests.harness import Agent, Central, Mosquitto, Proc, agent_config, wait_for
-
-
-def declaration(number: str, plate: str, status: str = "accepted", **extra: Any) -> dict[str, Any]:
-    return {
-        "number": number,
-        "direction": "import",
-        "gate": "CKHN",
-        "plate": plate,
-        "nationality": "CN" if plate.startswith("桂") else "VN",
-        "status": status,
-        "declared_weight_kg": 24560,
-        "vehicle_class": "VT6",
-        **extra,
-    }
+from testkit import wait_for
+from testkit.declarations import declaration
+from testkit.mosquitto import Mosquitto
+from testkit.processes import Agent, Central, Proc, agent_config
 
 
 def cached(db: Path, plate: str) -> list[str]:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.harness import ROOT, free_port
+from testkit import ROOT, free_port
 
 
 def test_demo_runs_end_to_end_on_the_embedded_broker(tmp_path: Path) -> None:

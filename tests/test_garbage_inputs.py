@@ -12,8 +12,10 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from protocol import topics
-from tests.harness import Agent, Central, Mosquitto, Proc, agent_config, wait_for
-from tests.test_sync_delivery import fill_outbox
+from testkit import wait_for
+from testkit.mosquitto import Mosquitto
+from testkit.outbox import fill_outbox
+from testkit.processes import Agent, Central, Proc, agent_config
 
 
 def garbage_payloads(device: str) -> list[bytes]:

@@ -7,7 +7,9 @@ import time
 from pathlib import Path
 
 from simulators.scenario import Scenario, ScenarioRun, Truck, load_scenario
-from tests.harness import ROOT, Central, Mosquitto, wait_for
+from testkit import ROOT, wait_for
+from testkit.mosquitto import Mosquitto
+from testkit.processes import Central
 
 SCENARIOS = ROOT / "simulators" / "scenarios"
 

@@ -11,7 +11,8 @@ import pytest
 
 from protocol.mqtt_client import NO_MATCHING_SUBSCRIBERS, MqttLink
 from protocol.mqtt_settings import MqttSettings
-from tests.harness import Mosquitto, wait_for
+from testkit import wait_for
+from testkit.mosquitto import Mosquitto
 
 NOT_AUTHORISED = 0x87
 

@@ -13,7 +13,8 @@ import pytest
 from edge_agent.anpr.engine import Anpr
 from simulators.plates.render import Look, render_crop
 from simulators.plates.texts import random_plate
-from tests.harness import ROOT, run_module
+from testkit import ROOT
+from testkit.processes import run_module
 
 pytest.importorskip("nncf")
 

@@ -22,7 +22,7 @@ from edge_agent.store import EdgeStore
 from protocol.messages import BarrierActuated, DeviceFault
 from simulators.barrier.simulator import BarrierSimulator
 from simulators.scale.simulator import PROTOCOLS, ScaleSimulator
-from tests.harness import ROOT
+from testkit import ROOT
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)

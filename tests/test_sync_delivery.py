@@ -3,31 +3,13 @@
 from __future__ import annotations
 
 import signal
-from datetime import UTC, datetime
 from pathlib import Path
 
 from edge_agent.store import EdgeStore
-from protocol.messages import WeightMeasured
-from tests.harness import Agent, Central, Mosquitto, Proc, agent_config, wait_for
-
-
-def fill_outbox(db: Path, n: int, start_kg: float = 0) -> list[tuple[int, str]]:
-    """Emit ``n`` events into the box's SQLite outbox (as the lane would, offline)."""
-    store = EdgeStore(db, synchronous="NORMAL")
-    emitted = []
-    try:
-        for first in range(0, n, 1000):
-            now = datetime.now(UTC)
-            events = [
-                WeightMeasured(
-                    at=now, checkpoint="barrier-in", kg=start_kg + first + i, stable=True
-                )
-                for i in range(min(1000, n - first))
-            ]
-            emitted += [(e.seq, e.id) for e in store.emit_many(events)]
-    finally:
-        store.close()
-    return emitted
+from testkit import wait_for
+from testkit.mosquitto import Mosquitto
+from testkit.outbox import fill_outbox
+from testkit.processes import Agent, Central, Proc, agent_config
 
 
 def assert_exactly(central: Central, device: str, expected: list[tuple[int, str]]) -> None:
