@@ -37,10 +37,6 @@ class PtyPort:
         except (BlockingIOError, OSError):
             return b""
 
-    def drain_input(self) -> None:
-        while self.read(0):
-            pass
-
     def close(self) -> None:
         for fd in (self.master, self._slave):
             with contextlib.suppress(OSError):

@@ -124,10 +124,6 @@ FORMS: dict[str, dict[str, tuple[list[Stroke], float]]] = {
 }
 
 
-def has_glyph(char: str) -> bool:
-    return char in GLYPHS or char in "-.·"
-
-
 @lru_cache(maxsize=1024)
 def glyph_mask(char: str, weight: float, height: int = 120, form: str | None = None) -> np.ndarray:
     """A tightly cropped glyph mask (uint8, 255 = ink) of ``char`` at stroke ``weight``, in

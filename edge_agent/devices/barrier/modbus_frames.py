@@ -16,7 +16,6 @@ from pymodbus.framer import FramerRTU
 from pymodbus.pdu import DecodePDU
 
 FLASH_BASE = 0x0200
-COIL_ON, COIL_OFF = 0xFF00, 0x0000
 
 _client_framer = FramerRTU(DecodePDU(False))
 
@@ -30,10 +29,6 @@ def crc_ok(adu: bytes) -> bool:
     if len(adu) < 4:
         return False
     return FramerRTU.check_CRC(adu[:-2], (adu[-2] << 8) | adu[-1])
-
-
-def write_coil(unit: int, coil: int, on: bool) -> bytes:
-    return frame(unit, struct.pack(">BHH", 0x05, coil, COIL_ON if on else COIL_OFF))
 
 
 def flash_pulse(unit: int, relay: int, tenths: int) -> bytes:
