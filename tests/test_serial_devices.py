@@ -18,11 +18,14 @@ from edge_agent.devices.readings import BarrierPosition
 from edge_agent.devices.scale.protocols import make_parser
 from edge_agent.devices.scale.reader import ScaleReader
 from edge_agent.devices.serial_port import SerialSettings
+from edge_agent.lane.assembly import Lanes
+from edge_agent.lane.machine import Lane, LaneSettings
+from edge_agent.lane.policy import Policy
 from edge_agent.store import EdgeStore
 from protocol.messages import BarrierActuated, DeviceFault
 from simulators.barrier.simulator import BarrierSimulator
 from simulators.scale.simulator import PROTOCOLS, ScaleSimulator
-from testkit import ROOT
+from testkit import ROOT, wait_for
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
@@ -99,7 +102,8 @@ def test_the_barrier_opens_and_the_open_limit_confirms_it(
     tmp_path: Path, barrier_sim: BarrierSimulator
 ) -> None:
     store = EdgeStore(tmp_path / "box.db")
-    barrier = BarrierController(modbus_barrier(barrier_sim), store, "barrier-in")
+    driver = modbus_barrier(barrier_sim)
+    barrier = BarrierController(driver, store, "barrier-in")
     assert barrier.driver.position() is BarrierPosition.CLOSED
     result = barrier.open("12C34567")
     assert result.ok and result.outcome == "confirmed"
@@ -107,7 +111,7 @@ def test_the_barrier_opens_and_the_open_limit_confirms_it(
     # The open pulse is a board-timed flash: the relay drops by itself.
     assert barrier_sim.received[-1].value == 5  # 0.5 s in tenths
     time.sleep(0.6)
-    assert barrier.driver.read_relays() == [False] * 8  # the board ended the pulse (FC01 read)
+    assert driver.read_relays() == [False] * 8  # the board ended the pulse (FC01 read)
     (event,) = store.read()
     assert isinstance(event, BarrierActuated) and event.confirmed and event.plate == "12C34567"
     assert barrier.close().ok
@@ -174,6 +178,28 @@ def test_lost_communication_never_closes(tmp_path: Path, barrier_sim: BarrierSim
     assert result.outcome == "comm_lost"
     assert not any(r.is_close for r in barrier_sim.received)
     assert isinstance(store.read()[-1], DeviceFault)
+
+
+def test_stopping_the_lanes_closes_the_barrier_port(
+    tmp_path: Path, barrier_sim: BarrierSimulator
+) -> None:
+    store = EdgeStore(tmp_path / "box.db")
+    driver = modbus_barrier(barrier_sim)
+    lane = Lane(
+        LaneSettings(policy=Policy(checkpoint="barrier-in", kind="barrier-in")),
+        store,
+        BarrierController(driver, store, "barrier-in"),
+    )
+    lanes = Lanes(lanes=[lane])
+    lanes.start()
+    try:
+        # the lane watches the loop through the board: the port is open while it runs
+        port = wait_for(lambda: driver._port, 5, "the lane to open the barrier's port")
+        assert port.is_open
+    finally:
+        lanes.stop()
+    assert not port.is_open
+    assert driver._port is None
 
 
 def test_gpio_barrier_follows_the_same_rules(tmp_path: Path) -> None:

@@ -71,6 +71,8 @@ class Lanes:
     def stop(self) -> None:
         for lane in self.lanes:
             lane.stop()
+        for lane in self.lanes:  # stopped: nothing drives its barrier any more
+            lane.barrier.driver.close_port()
         for camera in self.cameras:
             camera.stop()
         for scale in self.scales:

@@ -61,6 +61,9 @@ class BarrierDriver:
     def _pulse(self, which: Literal["open", "close"]) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def close_port(self) -> None:
+        """Let go of the line to the barrier (the agent is stopping); nothing to do by default."""
+
     # -- the safety rules ------------------------------------------------------------------------
 
     def reset(self) -> None:

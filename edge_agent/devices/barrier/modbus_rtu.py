@@ -41,6 +41,7 @@ class ModbusRelayBarrier(BarrierDriver):
         self._port: serial.Serial | None = None
 
     def close_port(self) -> None:
+        """Close the serial port (a later command opens it again)."""
         with self._io:
             if self._port is not None:
                 self._port.close()
