@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from central.store import CentralStore
-from protocol.messages import Declaration, Presence
+from protocol.messages import Declaration, Event, Presence
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
 
-def events(*seqs: int, prefix: str = "id") -> list[Presence]:
+def events(*seqs: int, prefix: str = "id") -> list[Event]:
     return [Presence(at=NOW, present=True, seq=s, id=f"{prefix}{s}") for s in seqs]
 
 

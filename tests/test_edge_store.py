@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -18,6 +19,8 @@ from protocol.messages import (
 )
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+#: ``Declaration.status``
+Status = Literal["declared", "accepted", "returned", "cancelled", "exited"]
 
 
 @pytest.fixture
@@ -88,7 +91,7 @@ def test_reading_the_outbox_respects_order_count_and_size(store: EdgeStore) -> N
     assert len(store.read_encoded(after_seq=0, limit=50, max_bytes=one_size * 3)) == 3
 
 
-def _decl(number: str, plate: str, status: str = "accepted") -> Declaration:
+def _decl(number: str, plate: str, status: Status = "accepted") -> Declaration:
     return Declaration(
         number=number,
         direction="import",

@@ -18,7 +18,8 @@ def _trained_like() -> ReaderNet:
     with torch.no_grad():
         for _ in range(3):
             net(torch.randn(16, 1, 32, 128))
-    return net.eval()
+    net.eval()
+    return net
 
 
 def test_a_widened_reader_reads_exactly_as_the_narrow_one() -> None:

@@ -32,9 +32,9 @@ class DetectorNet(nn.Module):
             nn.ReLU(True),
             nn.Conv2d(32, 5, 1),
         )
-        nn.init.constant_(self.head[-1].bias, 0.0)  # type: ignore[arg-type]
+        nn.init.constant_(self.head[-1].bias, 0.0)
         with torch.no_grad():
-            self.head[-1].bias[0] = -4.0  # type: ignore[index]
+            self.head[-1].bias[0] = -4.0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s4 = self.stem(x)

@@ -79,7 +79,7 @@ def load_ir_weights(model: nn.Module, xml_path: Path, calibration: torch.Tensor)
             )
         conv.weight.copy_(torch.from_numpy(weight))
         if bn is None:
-            conv.bias.copy_(torch.from_numpy(bias))  # type: ignore[union-attr]
+            conv.bias.copy_(torch.from_numpy(bias))
             continue
         bn.running_mean.zero_()
         bn.running_var.fill_(1.0 - bn.eps)

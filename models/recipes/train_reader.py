@@ -134,7 +134,7 @@ def widths_arg(text: str) -> tuple[int, int, int, int, int]:
         raise argparse.ArgumentTypeError(f"{text!r} is not five whole numbers") from None
     if len(values) != 5 or min(values) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not five positive channel counts")
-    return values  # type: ignore[return-value]
+    return values
 
 
 def main() -> int:
