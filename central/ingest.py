@@ -2,7 +2,10 @@
 
 An ``Ack`` is published only after the batch is committed to the database, and it names the
 highest *contiguous* seq central holds for that box, so a gap is re-requested by the ack itself.
-Everything that arrives is validated; garbage is refused, counted and logged once per kind.
+The ack never passes a seq that central holds with another event than the box sent (a seq
+conflict, an incident until someone resolves it), and events implausibly far ahead are refused.
+Everything that arrives is validated; garbage is refused, counted and logged once per kind; an
+event that fails validation but carries its seq is kept aside as invalid, never lost.
 """
 
 from __future__ import annotations
@@ -13,11 +16,11 @@ from collections import Counter
 
 from central.store import CentralStore
 from protocol import topics
-from protocol.codec import ProtocolError, decode, encode
-from protocol.messages import Ack, Command, DeclarationChanges, DeviceState, EventBatch, SyncRequest
+from protocol.codec import ProtocolError, encode, split_event_batch
+from protocol.inbound import Inbound
+from protocol.messages import Ack, Command, DeclarationChanges, DeviceState, SyncRequest
 from protocol.mqtt_client import MqttLink
 from protocol.mqtt_settings import MqttSettings
-from protocol.rejects import RejectCounter
 
 log = logging.getLogger("cuakhau.central.ingest")
 
@@ -32,7 +35,8 @@ class CentralLink:
         shared_group: str | None = None,
     ) -> None:
         self.store = store
-        self.rejects = RejectCounter(log)
+        self.inbound = Inbound(log)
+        self.rejects = self.inbound.rejects
         self.counters: Counter[str] = Counter()
         self._lock = threading.Lock()
         prefix = f"$share/{shared_group}/" if shared_group else ""
@@ -64,6 +68,10 @@ class CentralLink:
     def send_command(self, command: Command) -> bool:
         return self.link.publish(topics.command(command.device), encode(command))
 
+    def acknowledge(self, device: str, upto: int) -> bool:
+        """Tell a box how far central holds its events (after an incident is resolved)."""
+        return self.link.publish(topics.ack(device), encode(Ack(device=device, upto=upto)))
+
     # -- uplink ----------------------------------------------------------------------------
 
     def _on_connected(self, session_present: bool) -> None:
@@ -75,18 +83,21 @@ class CentralLink:
         except ValueError as exc:
             self.rejects.reject("topic", "unknown", str(exc))
             return
-        if leaf == "events":
-            self._on_events(device, payload)
-        elif leaf == "state":
-            self._on_state(device, payload)
-        elif leaf == "sync":
-            self._on_sync(device, payload)
-        else:
+        handler = {"events": self._on_events, "state": self._on_state, "sync": self._on_sync}
+        if leaf not in handler:
             self.rejects.reject("topic", "leaf", f"unexpected topic {topic!r}")
+            return
+        try:
+            handler[leaf](device, payload)
+        except Exception as exc:  # a bug must not kill ingest; the box resends what is unacked
+            self.rejects.reject(leaf, "internal", f"{type(exc).__name__}: {exc}")
+            if self.counters["internal_errors"] == 0:
+                log.exception("handling %s from %s failed", leaf, device)
+            self.counters["internal_errors"] += 1
 
     def _on_events(self, device: str, payload: bytes) -> None:
         try:
-            batch = decode(payload, EventBatch)
+            batch = split_event_batch(payload)
         except ProtocolError as exc:
             self.rejects.reject("events", "decode", str(exc))
             return
@@ -95,46 +106,53 @@ class CentralLink:
                 "events", "ownership", f"batch for {batch.device!r} on the topic of {device!r}"
             )
             return
-        bad = [e for e in batch.events if e.seq < 1 or not e.id]
-        if bad:
+        for reason in batch.unreadable:
+            self.rejects.reject("events", "unreadable", f"{device}: {reason}")
+        for invalid in batch.invalid:
+            self.rejects.reject(
+                "events", "invalid", f"{device} seq {invalid.seq}: {invalid.reason}"
+            )
+        if any(e.seq < 1 or not e.id for e in [*batch.events, *batch.invalid]):
             self.rejects.reject("events", "content", "events need seq >= 1 and an id")
             return
-        if not batch.events:
-            self.rejects.reject("events", "content", "empty batch")
+        if not batch.events and not batch.invalid:
+            if not batch.unreadable:
+                self.rejects.reject("events", "content", "empty batch")
             return
-        result = self.store.ingest(device, batch.events)
+        result = self.store.ingest(device, batch.events, batch.invalid)
         if result.conflicts:
             self.rejects.reject(
-                "events", "seq_conflict", f"{device}: {result.conflicts} seqs reused with new ids"
+                "events",
+                "seq_conflict",
+                f"{device}: {result.conflicts} seqs arrived with other event ids than central"
+                f" holds; the ack stops at {result.acked_seq} until the incident is resolved",
+            )
+        if result.far_ahead:
+            self.rejects.reject(
+                "events",
+                "far_ahead",
+                f"{device}: {result.far_ahead} events more than {self.store.max_seq_ahead}"
+                f" beyond its contiguous seq {result.acked_seq}",
             )
         self.counters["batches"] += 1
         self.counters["events_stored"] += result.stored
         self.counters["duplicates"] += result.duplicates
-        ack = Ack(device=device, upto=result.acked_seq, resend=result.beyond_gap)
+        self.counters["events_quarantined"] += result.quarantined
+        ack = Ack(device=device, upto=result.acked_seq, resend=result.resend)
         self.link.publish(topics.ack(device), encode(ack))
 
     def _on_state(self, device: str, payload: bytes) -> None:
         if not payload:  # a cleared retained message
             return
-        try:
-            state = decode(payload, DeviceState)
-        except ProtocolError as exc:
-            self.rejects.reject("state", "decode", str(exc))
-            return
-        if state.device != device:
-            self.rejects.reject("state", "ownership", f"state of {state.device!r} on {device!r}")
+        state = self.inbound.take("state", payload, DeviceState, owner=device)
+        if state is None:
             return
         self.store.record_state(state)
         self.counters["states"] += 1
 
     def _on_sync(self, device: str, payload: bytes) -> None:
-        try:
-            request = decode(payload, SyncRequest)
-        except ProtocolError as exc:
-            self.rejects.reject("sync", "decode", str(exc))
-            return
-        if request.device != device:
-            self.rejects.reject("sync", "ownership", f"sync of {request.device!r} on {device!r}")
+        request = self.inbound.take("sync", payload, SyncRequest, owner=device)
+        if request is None:
             return
         self.store.note_gate(device, request.gate)
         # Acks too: a box reconnecting after central lost the ack finds out where it stands.

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import msgspec
 
 from protocol.messages import (
+    MAX_BATCH_EVENTS,
     Ack,
     Command,
     DeclarationChanges,
+    DeviceId,
     DeviceState,
     Event,
     EventBatch,
+    EventId,
+    Seq,
     SyncRequest,
+    Version,
 )
 
 T = TypeVar("T")
@@ -84,6 +91,84 @@ def encode_event_batch(device: str, encoded_events: list[bytes]) -> bytes:
     )
 
 
+# -- event batches from outside, split event by event -------------------------------------
+
+#: Event times outside this range are refused as implausible (a box clock reset to 1970,
+#: year 1 or 9999 from a careless integrator); the event is kept aside, not lost.
+EARLIEST_EVENT = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_EVENT = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+class _BatchEnvelope(msgspec.Struct, kw_only=True, frozen=True):
+    v: Version
+    device: DeviceId
+    events: list[msgspec.Raw]
+
+
+class _EventHead(msgspec.Struct, kw_only=True, frozen=True):
+    seq: Seq
+    id: EventId
+
+
+@dataclass(frozen=True)
+class InvalidEvent:
+    """An event whose ``seq`` and ``id`` could be read but whose content is not valid."""
+
+    seq: int
+    id: str
+    reason: str
+    payload: bytes
+
+
+@dataclass
+class SplitBatch:
+    device: str
+    events: list[Event] = field(default_factory=list)
+    invalid: list[InvalidEvent] = field(default_factory=list)
+    #: events without a readable seq and id: nothing can place them, they are refused
+    unreadable: list[str] = field(default_factory=list)
+
+
+_envelope_decoder = msgspec.msgpack.Decoder(_BatchEnvelope)
+_head_decoder = msgspec.msgpack.Decoder(_EventHead)
+
+
+def split_event_batch(data: bytes | bytearray | memoryview) -> SplitBatch:
+    """Decode an ``EventBatch`` event by event: one bad event never sinks the others.
+
+    ProtocolError when the envelope itself (version, device, event list) is not valid.
+    """
+    if len(data) > MAX_PAYLOAD_BYTES:
+        raise ProtocolError("EventBatch", f"payload of {len(data)} bytes exceeds limit")
+    try:
+        envelope = _envelope_decoder.decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise ProtocolError("EventBatch", str(exc)) from None
+    if len(envelope.events) > MAX_BATCH_EVENTS:
+        raise ProtocolError(
+            "EventBatch", f"{len(envelope.events)} events; at most {MAX_BATCH_EVENTS}"
+        )
+    batch = SplitBatch(device=envelope.device)
+    for raw in envelope.events:
+        body = bytes(raw)
+        try:
+            event = _event_decoder.decode(body)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            reason = str(exc)
+        else:
+            if EARLIEST_EVENT <= event.at < LATEST_EVENT:
+                batch.events.append(event)
+                continue
+            reason = f"time {event.at.isoformat()} outside {EARLIEST_EVENT.year}-2099"
+        try:
+            head = _head_decoder.decode(body)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            batch.unreadable.append(f"{reason}; no seq and id: {exc}")
+            continue
+        batch.invalid.append(InvalidEvent(head.seq, head.id, reason, body))
+    return batch
+
+
 def to_json(obj: Any) -> bytes:
     return msgspec.json.encode(obj)
 
@@ -94,12 +179,15 @@ __all__ = [
     "DeclarationChanges",
     "DeviceState",
     "EventBatch",
+    "InvalidEvent",
     "ProtocolError",
+    "SplitBatch",
     "SyncRequest",
     "decode",
     "decode_event",
     "encode",
     "encode_event",
     "encode_event_batch",
+    "split_event_batch",
     "to_json",
 ]

@@ -14,56 +14,82 @@ import msgspec
 #: The one protocol version this code speaks. A message with another ``v`` is rejected.
 VERSION = 1
 
+#: The largest integer any message carries: SQLite's INTEGER is a signed 64-bit number.
+MAX_INT = 2**63 - 1
+#: Events per batch, at most (a box's ``batch_max_events`` may not exceed it).
+MAX_BATCH_EVENTS = 10_000
+#: A plate crop's JPEG, at most.
+MAX_CROP_BYTES = 512 * 1024
+
 Version = Literal[1]
 Direction = Literal["import", "export", "transit"]
 Nationality = Literal["VN", "CN"]
-Checkpoint = str  # e.g. "barrier-in", "barrier-out", "yard-in", "yard-out"
+
+#: No control characters and no bidirectional overrides (which make a log line lie).
+_PRINTABLE = r"^[^\x00-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069]*$"
 
 #: Device ids double as MQTT client ids and topic levels: no '/', '+', '#' or spaces.
 DeviceId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 GateCode = Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9]{1,16}$")]
+#: A checkpoint of a gate: ``barrier-in``, ``barrier-out``, ``yard-in``... ("" when none).
+CheckpointName = Annotated[
+    str, msgspec.Meta(max_length=64, pattern=r"^(?:[A-Za-z0-9][A-Za-z0-9_.-]*)?$")
+]
 UtcTime = Annotated[datetime, msgspec.Meta(tz=True)]
-Seq = Annotated[int, msgspec.Meta(ge=0)]
+Seq = Annotated[int, msgspec.Meta(ge=0, le=MAX_INT)]
+Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_INT)]
+EventId = Annotated[str, msgspec.Meta(max_length=64, pattern=r"^[A-Za-z0-9_.:-]*$")]
 DeclarationNumber = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{13}$")]
-PlateText = Annotated[str, msgspec.Meta(min_length=4, max_length=16)]
+PlateText = Annotated[str, msgspec.Meta(min_length=4, max_length=16, pattern=_PRINTABLE)]
+#: What a reader made of a plate: bounded, printable (a misread is still evidence).
+PlateReading = Annotated[str, msgspec.Meta(min_length=1, max_length=32, pattern=_PRINTABLE)]
+#: Weights from an indicator or a declaration, in kg (negative: an indicator below zero).
+Kg = Annotated[float, msgspec.Meta(ge=-100_000, le=1_000_000)]
+DeclaredKg = Annotated[float, msgspec.Meta(gt=0, le=1_000_000)]
+Confidence = Annotated[float, msgspec.Meta(ge=0, le=1)]
+Jpeg = Annotated[bytes, msgspec.Meta(max_length=MAX_CROP_BYTES)]
+Name = Annotated[str, msgspec.Meta(max_length=64, pattern=_PRINTABLE)]
+Text = Annotated[str, msgspec.Meta(max_length=500, pattern=_PRINTABLE)]
+StepName = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+HsCode = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{2,4}(?:\.?[0-9]{2}){0,4}$")]
 
 
 class _Event(msgspec.Struct, kw_only=True, frozen=True, tag_field="kind"):
     """Fields every event has. ``seq`` is assigned by the gate box's outbox, never reused."""
 
     seq: Seq = 0
-    id: str = ""
+    id: EventId = ""
     at: UtcTime
-    checkpoint: str = ""
+    checkpoint: CheckpointName = ""
 
 
 class PlateRead(_Event, frozen=True, tag="plate_read"):
-    plate: str
+    plate: PlateReading
     country: Nationality | None = None
-    confidence: float = 0.0
-    crop_jpeg: bytes | None = None
+    confidence: Confidence = 0.0
+    crop_jpeg: Jpeg | None = None
 
 
 class WeightMeasured(_Event, frozen=True, tag="weight_measured"):
-    kg: float
+    kg: Kg
     stable: bool
     net: bool = False
-    plate: str | None = None
+    plate: PlateReading | None = None
 
 
 class LaneDecision(_Event, frozen=True, tag="lane_decision"):
-    plate: str | None
+    plate: PlateReading | None
     decision: Literal["open", "hold"]
-    reasons: list[str] = []
-    declaration: str | None = None
-    weight_kg: float | None = None
-    crop_jpeg: bytes | None = None
+    reasons: Annotated[list[Text], msgspec.Meta(max_length=32)] = []
+    declaration: DeclarationNumber | None = None
+    weight_kg: Kg | None = None
+    crop_jpeg: Jpeg | None = None
 
 
 class BarrierActuated(_Event, frozen=True, tag="barrier_actuated"):
     action: Literal["open", "close"]
     confirmed: bool
-    plate: str | None = None
+    plate: PlateReading | None = None
 
 
 class Presence(_Event, frozen=True, tag="presence"):
@@ -71,25 +97,25 @@ class Presence(_Event, frozen=True, tag="presence"):
 
 
 class YardEntry(_Event, frozen=True, tag="yard_entry"):
-    yard: str
-    plate: str
+    yard: CheckpointName
+    plate: PlateReading
 
 
 class YardExit(_Event, frozen=True, tag="yard_exit"):
-    yard: str
-    plate: str
+    yard: CheckpointName
+    plate: PlateReading
 
 
 class ManualOverride(_Event, frozen=True, tag="manual_override"):
-    by: str
-    reason: str
-    command_id: str | None = None
-    plate: str | None = None
+    by: Name
+    reason: Text
+    command_id: EventId | None = None
+    plate: PlateReading | None = None
 
 
 class DeviceFault(_Event, frozen=True, tag="device_fault"):
-    component: str
-    message: str
+    component: Name
+    message: Text
 
 
 Event = (
@@ -128,7 +154,7 @@ class EventBatch(msgspec.Struct, kw_only=True, frozen=True):
 
     v: Version = 1
     device: DeviceId
-    events: list[Event]
+    events: Annotated[list[Event], msgspec.Meta(max_length=MAX_BATCH_EVENTS)]
 
 
 class Ack(msgspec.Struct, kw_only=True, frozen=True):
@@ -149,8 +175,8 @@ class StepFlag(msgspec.Struct, kw_only=True, frozen=True):
 
     done: bool = False
     at: UtcTime | None = None
-    user: str | None = None
-    note: str | None = None
+    user: Name | None = None
+    note: Text | None = None
 
 
 class Declaration(msgspec.Struct, kw_only=True, frozen=True):
@@ -161,18 +187,20 @@ class Declaration(msgspec.Struct, kw_only=True, frozen=True):
     gate: GateCode
     plate: PlateText
     nationality: Nationality
-    trailer_plate: str | None = None
-    container_no: str | None = None
-    driver_name: str | None = None
-    driver_id: str | None = None
-    driver_phone: str | None = None
-    vehicle_class: str | None = None
-    declared_weight_kg: float | None = None
-    hs_codes: list[str] = []
-    quarantine: list[Literal["health", "animal", "plant"]] = []
-    enterprise: str | None = None
+    trailer_plate: PlateText | None = None
+    container_no: Annotated[str, msgspec.Meta(max_length=16, pattern=_PRINTABLE)] | None = None
+    driver_name: Annotated[str, msgspec.Meta(max_length=128, pattern=_PRINTABLE)] | None = None
+    driver_id: Annotated[str, msgspec.Meta(max_length=32, pattern=_PRINTABLE)] | None = None
+    driver_phone: Annotated[str, msgspec.Meta(max_length=32, pattern=_PRINTABLE)] | None = None
+    vehicle_class: Annotated[str, msgspec.Meta(max_length=16, pattern=_PRINTABLE)] | None = None
+    declared_weight_kg: DeclaredKg | None = None
+    hs_codes: Annotated[list[HsCode], msgspec.Meta(max_length=100)] = []
+    quarantine: Annotated[
+        list[Literal["health", "animal", "plant"]], msgspec.Meta(max_length=3)
+    ] = []
+    enterprise: Name | None = None
     status: Literal["declared", "accepted", "returned", "cancelled", "exited"] = "declared"
-    steps: dict[str, StepFlag] = {}
+    steps: Annotated[dict[StepName, StepFlag], msgspec.Meta(max_length=32)] = {}
 
 
 class DeclarationChange(msgspec.Struct, kw_only=True, frozen=True):
@@ -217,19 +245,19 @@ class DeviceState(msgspec.Struct, kw_only=True, frozen=True):
     gate: GateCode
     status: Literal["online", "offline"]
     at: UtcTime | None = None
-    software: str | None = None
-    outbox_pending: int | None = None
-    acked_seq: int | None = None
+    software: Name | None = None
+    outbox_pending: Count | None = None
+    acked_seq: Seq | None = None
 
 
 class Command(msgspec.Struct, kw_only=True, frozen=True):
     """Down: ``dev/{device}/cmd``. Issued by authorised central staff."""
 
     v: Version = 1
-    id: str
+    id: EventId
     device: DeviceId
     action: Literal["open", "reset_fault", "reload_config", "resync"]
     at: UtcTime
-    by: str
-    reason: str = ""
-    checkpoint: str | None = None
+    by: Name
+    reason: Text = ""
+    checkpoint: CheckpointName | None = None

@@ -13,9 +13,9 @@ from testkit.processes import Agent, Central, Proc, agent_config
 
 def test_declarations_are_validated_created_once_updated_and_listed(central: Central) -> None:
     code, body = central.send("POST", "/api/declarations/", declaration("123", "12C-345.67"))
-    assert code == 400 and "number" in str(body)
+    assert code == 422 and "number" in str(body)
     code, body = central.send("POST", "/api/declarations/", declaration("2026112300001", "!!"))
-    assert code == 400 and "plate" in str(body)
+    assert code == 422 and "plate" in str(body)
     assert (
         central.send("POST", "/api/declarations/", declaration("2026112300001", "12C-345.67"))[0]
         == 201
