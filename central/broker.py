@@ -12,10 +12,12 @@ import socket
 import threading
 from typing import Any
 
+from protocol.errors import UserError
+
 log = logging.getLogger("cuakhau.broker")
 
 
-class PortTakenError(RuntimeError):
+class PortTakenError(UserError, RuntimeError):
     pass
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 import msgspec
 
+from protocol.config_file import check_readable, load_toml
 from protocol.mqtt_settings import MqttSettings
 
 
@@ -21,11 +21,8 @@ class CentralConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 def load_central_config(path: str | Path) -> CentralConfig:
-    path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        return msgspec.convert(raw, CentralConfig)
-    except FileNotFoundError:
-        raise ValueError(f"{path}: no such config file") from None
-    except (tomllib.TOMLDecodeError, msgspec.ValidationError) as exc:
-        raise ValueError(f"{path}: {exc}") from None
+    """Read and validate central's config file; ConfigError says what is wrong and where."""
+    config = load_toml(path, CentralConfig)
+    check_readable(config.mqtt.password_file, "mqtt.password_file", Path(path))
+    check_readable(config.mqtt.ca_file, "mqtt.ca_file", Path(path))
+    return config

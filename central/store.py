@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,7 +13,8 @@ from typing import Any
 
 import msgspec
 
-from protocol.codec import to_json
+from central.schema import MIGRATIONS
+from protocol.codec import MAX_PAYLOAD_BYTES, InvalidEvent, encode, to_json
 from protocol.messages import (
     Declaration,
     DeclarationChange,
@@ -22,63 +26,32 @@ from protocol.messages import (
 from protocol.plates import plate_key
 from protocol.sqlite_file import SqliteFile, Synchronous
 
-_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS events (
-        device TEXT NOT NULL,
-        seq INTEGER NOT NULL,
-        id TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        at TEXT NOT NULL,
-        checkpoint TEXT NOT NULL,
-        plate_key TEXT,
-        received_at TEXT NOT NULL,
-        body TEXT NOT NULL,
-        PRIMARY KEY (device, seq)
-    )""",
-    "CREATE INDEX IF NOT EXISTS events_kind ON events(kind, at)",
-    "CREATE INDEX IF NOT EXISTS events_plate ON events(plate_key)",
-    """CREATE TABLE IF NOT EXISTS devices (
-        device TEXT PRIMARY KEY,
-        gate TEXT,
-        acked_seq INTEGER NOT NULL DEFAULT 0,
-        max_seq INTEGER NOT NULL DEFAULT 0,
-        events INTEGER NOT NULL DEFAULT 0,
-        duplicates INTEGER NOT NULL DEFAULT 0,
-        first_seen TEXT NOT NULL,
-        last_seen TEXT NOT NULL,
-        status TEXT,
-        state TEXT
-    )""",
-    """CREATE TABLE IF NOT EXISTS declarations (
-        number TEXT PRIMARY KEY,
-        gate TEXT NOT NULL,
-        plate_key TEXT NOT NULL,
-        status TEXT NOT NULL,
-        cursor INTEGER NOT NULL,
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL,
-        body TEXT NOT NULL
-    )""",
-    "CREATE INDEX IF NOT EXISTS declarations_plate ON declarations(plate_key)",
-    """CREATE TABLE IF NOT EXISTS declaration_changes (
-        cursor INTEGER PRIMARY KEY AUTOINCREMENT,
-        gate TEXT NOT NULL,
-        number TEXT NOT NULL,
-        op TEXT NOT NULL,
-        at TEXT NOT NULL,
-        body TEXT NOT NULL
-    )""",
-    "CREATE INDEX IF NOT EXISTS declaration_changes_gate ON declaration_changes(gate, cursor)",
-)
+#: How far beyond a device's contiguous seq an event may be, by default: well past any box's
+#: send window (5,000 by default), far short of what a forged seq reaches for.
+MAX_SEQ_AHEAD = 100_000
+#: A declaration-changes message, at most (the wire codec refuses more than 8 MiB).
+CHANGES_MAX_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
 class IngestResult:
     stored: int
     duplicates: int
+    #: events whose seq central holds with another event id (kept aside as incidents)
     conflicts: int
+    #: events refused for a seq implausibly far beyond the device's contiguous seq
+    far_ahead: int
+    #: events stored as invalid (an incident each), so they neither block nor vanish
+    quarantined: int
     acked_seq: int
-    beyond_gap: bool
+    #: central holds events of this batch beyond a gap: the box should resend from the ack
+    resend: bool
+    #: the lowest seq whose conflict blocks the ack (None: nothing blocks it)
+    blocked_at: int | None
+
+
+class ConflictError(ValueError):
+    """A conflict cannot be resolved as asked (unknown, already resolved, wrong choice)."""
 
 
 def _now() -> str:
@@ -95,35 +68,98 @@ def _event_plate_key(event: Event) -> str | None:
         return None
 
 
+def _event_row(device: str, event: Event, received_at: str) -> tuple[Any, ...]:
+    return (
+        device,
+        event.seq,
+        event.id,
+        event_kind(event),
+        event.at.astimezone(UTC).isoformat(),
+        event.checkpoint,
+        _event_plate_key(event),
+        received_at,
+        to_json(event).decode(),
+    )
+
+
+def _quarantined_row(device: str, event: InvalidEvent, received_at: str) -> tuple[Any, ...]:
+    body = {
+        "kind": "invalid",
+        "seq": event.seq,
+        "id": event.id,
+        "reason": event.reason,
+        "payload_b64": base64.b64encode(event.payload).decode(),
+    }
+    return (
+        device,
+        event.seq,
+        event.id,
+        "invalid",
+        received_at,
+        "",
+        None,
+        received_at,
+        json.dumps(body),
+    )
+
+
+_INCIDENT_COLUMNS = (
+    "id",
+    "kind",
+    "device",
+    "gate",
+    "seq",
+    "ref",
+    "summary",
+    "detail",
+    "first_seen",
+    "last_seen",
+    "times",
+    "resolved_at",
+    "resolved_by",
+    "resolution",
+    "note",
+)
+
+
+def _incident(row: Sequence[Any]) -> dict[str, Any]:
+    item = dict(zip(_INCIDENT_COLUMNS, row, strict=True))
+    item["detail"] = json.loads(item["detail"])
+    item["detail"].pop("incoming_row", None)
+    return item
+
+
 class CentralStore:
-    def __init__(self, path: str | Path, synchronous: Synchronous = "FULL") -> None:
-        self.file = SqliteFile(path, synchronous)
-        with self.file.transaction() as conn:
-            for statement in _SCHEMA:
-                conn.execute(statement)
+    def __init__(
+        self,
+        path: str | Path,
+        synchronous: Synchronous = "FULL",
+        *,
+        max_seq_ahead: int = MAX_SEQ_AHEAD,
+        changes_max_bytes: int = CHANGES_MAX_BYTES,
+    ) -> None:
+        self.file = SqliteFile(path, synchronous, migrations=MIGRATIONS)
+        self.max_seq_ahead = max_seq_ahead
+        self.changes_max_bytes = changes_max_bytes
 
     def close(self) -> None:
         self.file.close()
 
     # -- ingest ----------------------------------------------------------------------------
 
-    def ingest(self, device: str, events: list[Event]) -> IngestResult:
-        """Store a batch idempotently and advance the device's highest contiguous seq."""
+    def ingest(
+        self,
+        device: str,
+        events: Sequence[Event],
+        quarantined: Sequence[InvalidEvent] = (),
+    ) -> IngestResult:
+        """Store a batch idempotently and advance the device's highest contiguous seq.
+
+        A seq central already holds with another event id is a conflict: both events are kept
+        (the incoming one in an incident) and the ack never passes it until someone resolves
+        it. Events more than ``max_seq_ahead`` beyond the contiguous seq are refused.
+        """
         now = _now()
-        rows = [
-            (
-                device,
-                e.seq,
-                e.id,
-                event_kind(e),
-                e.at.astimezone(UTC).isoformat(),
-                e.checkpoint,
-                _event_plate_key(e),
-                now,
-                to_json(e).decode(),
-            )
-            for e in events
-        ]
         with self.file.transaction() as conn:
             conn.execute(
                 "INSERT INTO devices(device, first_seen, last_seen) VALUES (?, ?, ?)"
@@ -133,6 +169,10 @@ class CentralStore:
             acked, max_seq = conn.execute(
                 "SELECT acked_seq, max_seq FROM devices WHERE device = ?", (device,)
             ).fetchone()
+            limit = int(acked) + self.max_seq_ahead
+            rows = [_event_row(device, e, now) for e in events if e.seq <= limit]
+            rows += [_quarantined_row(device, q, now) for q in quarantined if q.seq <= limit]
+            far_ahead = len(events) + len(quarantined) - len(rows)
             before = conn.total_changes
             conn.executemany(
                 "INSERT OR IGNORE INTO events(device, seq, id, kind, at, checkpoint, plate_key,"
@@ -140,33 +180,115 @@ class CentralStore:
                 rows,
             )
             stored = conn.total_changes - before
-            duplicates = len(rows) - stored
             conflicts = 0
-            if duplicates:
-                ids = {e.seq: e.id for e in events}
-                for chunk_start in range(0, len(rows), 500):
-                    seqs = [r[1] for r in rows[chunk_start : chunk_start + 500]]
-                    marks = ",".join("?" * len(seqs))
-                    for seq, stored_id in conn.execute(
-                        f"SELECT seq, id FROM events WHERE device = ? AND seq IN ({marks})",
-                        (device, *seqs),
-                    ):
-                        if ids[seq] != stored_id:
-                            conflicts += 1
-                duplicates -= conflicts
-            top = max([max_seq, *(e.seq for e in events)])
-            contiguous = int(acked)
-            if top > contiguous:
-                contiguous = self._walk_contiguous(conn, device, contiguous)
+            if stored < len(rows):
+                conflicts = self._record_conflicts(conn, device, rows, now)
+            duplicates = len(rows) - stored - conflicts
+            n_quarantined = 0
+            for q in quarantined:
+                if q.seq <= limit:
+                    n_quarantined += self._record_invalid(conn, device, q, now)
+            contiguous, blocked = self._advance(conn, device, int(acked))
+            seqs = [r[1] for r in rows]
+            top = max([int(max_seq), *seqs])
             conn.execute(
                 "UPDATE devices SET acked_seq = ?, max_seq = ?, events = events + ?,"
                 " duplicates = duplicates + ? WHERE device = ?",
                 (contiguous, top, stored, duplicates, device),
             )
-        return IngestResult(stored, duplicates, conflicts, contiguous, top > contiguous)
+        resend = blocked is None and any(seq > contiguous for seq in seqs)
+        return IngestResult(
+            stored, duplicates, conflicts, far_ahead, n_quarantined, contiguous, resend, blocked
+        )
+
+    def _record_conflicts(
+        self, conn: sqlite3.Connection, device: str, rows: list[tuple[Any, ...]], now: str
+    ) -> int:
+        """Incidents for the rows whose seq central holds with another id; their count."""
+        incoming = {r[1]: r for r in rows}
+        conflicts = 0
+        seqs = list(incoming)
+        for chunk_start in range(0, len(seqs), 500):
+            chunk = seqs[chunk_start : chunk_start + 500]
+            marks = ",".join("?" * len(chunk))
+            held = conn.execute(
+                f"SELECT seq, id, body FROM events WHERE device = ? AND seq IN ({marks})",
+                (device, *chunk),
+            ).fetchall()
+            for seq, stored_id, stored_body in held:
+                row = incoming[seq]
+                if row[2] == stored_id:
+                    continue
+                conflicts += 1
+                detail = json.dumps(
+                    {
+                        "stored": json.loads(stored_body),
+                        "incoming": json.loads(row[8]),
+                        # id, kind, at, checkpoint, plate_key, received_at, body: to restore it
+                        "incoming_row": list(row[2:]),
+                    }
+                )
+                conn.execute(
+                    "INSERT INTO incidents(kind, device, seq, ref, summary, detail, first_seen,"
+                    " last_seen) VALUES ('seq_conflict', ?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT(kind, device, gate, seq, ref) DO UPDATE SET"
+                    " times = times + 1, last_seen = excluded.last_seen",
+                    (
+                        device,
+                        seq,
+                        row[2],
+                        f"seq {seq} of {device} arrived as event {row[2]!r};"
+                        f" central holds event {stored_id!r} there",
+                        detail,
+                        now,
+                        now,
+                    ),
+                )
+        return conflicts
 
     @staticmethod
-    def _walk_contiguous(conn: Any, device: str, contiguous: int) -> int:
+    def _record_invalid(
+        conn: sqlite3.Connection, device: str, event: InvalidEvent, now: str
+    ) -> int:
+        cur = conn.execute(
+            "INSERT INTO incidents(kind, device, seq, ref, summary, detail, first_seen, last_seen)"
+            " VALUES ('invalid_event', ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT(kind, device, gate, seq, ref) DO UPDATE SET"
+            " times = times + 1, last_seen = excluded.last_seen",
+            (
+                device,
+                event.seq,
+                event.id,
+                f"event {event.seq} of {device} failed validation: {event.reason[:200]}",
+                json.dumps({"reason": event.reason}),
+                now,
+                now,
+            ),
+        )
+        return cur.rowcount
+
+    def _advance(self, conn: sqlite3.Connection, device: str, acked: int) -> tuple[int, int | None]:
+        """The device's contiguous seq from ``acked``, stopping before its first open conflict.
+
+        A conflict below ``acked`` moves the ack back: central cannot tell which of two events
+        at one seq is the box's, so it acknowledges neither until someone decides. The box
+        never moves its own ack back, and keeps every event it has not seen acknowledged.
+        """
+        row = conn.execute(
+            "SELECT min(seq) FROM incidents WHERE device = ? AND kind = 'seq_conflict'"
+            " AND resolved_at IS NULL",
+            (device,),
+        ).fetchone()
+        blocked = int(row[0]) if row and row[0] is not None else None
+        if blocked is not None and blocked <= acked:
+            return blocked - 1, blocked
+        contiguous = self._walk_contiguous(conn, device, acked)
+        if blocked is not None and contiguous >= blocked:
+            contiguous = blocked - 1
+        return contiguous, blocked
+
+    @staticmethod
+    def _walk_contiguous(conn: sqlite3.Connection, device: str, contiguous: int) -> int:
         while True:
             seqs = [
                 r[0]
@@ -181,6 +303,93 @@ class CentralStore:
                 contiguous = seq
             if len(seqs) < 2000:
                 return contiguous
+
+    # -- incidents ---------------------------------------------------------------------------
+
+    def list_incidents(
+        self,
+        *,
+        device: str | None = None,
+        kind: str | None = None,
+        open_only: bool = True,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        where = ["1"]
+        params: list[Any] = []
+        if device:
+            where.append("device = ?")
+            params.append(device)
+        if kind:
+            where.append("kind = ?")
+            params.append(kind)
+        if open_only:
+            where.append("resolved_at IS NULL")
+        rows = self.file.all(
+            "SELECT id, kind, device, gate, seq, ref, summary, detail, first_seen, last_seen,"
+            f" times, resolved_at, resolved_by, resolution, note FROM incidents"
+            f" WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
+            (*params, limit),
+        )
+        return [_incident(r) for r in rows]
+
+    def open_incident_counts(self) -> dict[str, int]:
+        rows = self.file.all(
+            "SELECT kind, count(*) FROM incidents WHERE resolved_at IS NULL GROUP BY kind"
+        )
+        return {str(k): int(n) for k, n in rows}
+
+    def resolve_conflict(
+        self, incident_id: int, keep: str, by: str, note: str = ""
+    ) -> tuple[str, int]:
+        """Settle a seq conflict: ``keep`` "stored" or "incoming" becomes the device's event.
+
+        The other event stays in the incident's detail. Returns (device, its contiguous seq
+        now), so the caller can acknowledge what the resolution unblocked.
+        """
+        if keep not in ("stored", "incoming"):
+            raise ConflictError("keep is 'stored' or 'incoming'")
+        now = _now()
+        with self.file.transaction() as conn:
+            row = conn.execute(
+                "SELECT device, seq, detail, resolved_at FROM incidents"
+                " WHERE id = ? AND kind = 'seq_conflict'",
+                (incident_id,),
+            ).fetchone()
+            if row is None:
+                raise ConflictError(f"no seq conflict {incident_id}")
+            device, seq, detail, resolved_at = row
+            if resolved_at is not None:
+                raise ConflictError(f"seq conflict {incident_id} was resolved at {resolved_at}")
+            if keep == "incoming":
+                row_in = json.loads(detail)["incoming_row"]
+                conn.execute(
+                    "UPDATE events SET id = ?, kind = ?, at = ?, checkpoint = ?, plate_key = ?,"
+                    " received_at = ?, body = ? WHERE device = ? AND seq = ?",
+                    (*row_in, device, seq),
+                )
+                others = f"superseded: the incoming event of incident {incident_id} was kept"
+            else:
+                others = None
+            conn.execute(
+                "UPDATE incidents SET resolved_at = ?, resolved_by = ?, resolution = ?, note = ?"
+                " WHERE id = ?",
+                (now, by, f"kept {keep}", note, incident_id),
+            )
+            if others:
+                conn.execute(
+                    "UPDATE incidents SET resolved_at = ?, resolved_by = ?, resolution = ?"
+                    " WHERE kind = 'seq_conflict' AND device = ? AND seq = ? AND id != ?"
+                    " AND resolved_at IS NULL",
+                    (now, by, others, device, seq, incident_id),
+                )
+            acked = int(
+                conn.execute(
+                    "SELECT acked_seq FROM devices WHERE device = ?", (device,)
+                ).fetchone()[0]
+            )
+            contiguous, _ = self._advance(conn, device, acked)
+            conn.execute("UPDATE devices SET acked_seq = ? WHERE device = ?", (contiguous, device))
+        return str(device), contiguous
 
     def device_acked(self, device: str) -> int:
         with self.file.lock:
@@ -272,44 +481,96 @@ class CentralStore:
         return int(row[0] or 0)
 
     def changes_after(self, gate: str, cursor: int, chunk: int = 500) -> list[DeclarationChanges]:
-        """Every change of ``gate`` after ``cursor``, as messages of at most ``chunk`` changes."""
+        """Every change of ``gate`` after ``cursor``, as messages of at most ``chunk`` changes
+        and ``changes_max_bytes`` encoded.
+
+        A stored change that no box could take (it fails today's validation, or alone exceeds
+        a message) is left out with an incident: the messages' ``since``/``until`` still cover
+        its cursor, so it never blocks the changes after it.
+        """
         with self.file.lock:
             conn = self.file.conn
             top = self._gate_cursor(conn, gate)
             reset = cursor > top
             start = 0 if reset else cursor
             rows = conn.execute(
-                "SELECT cursor, op, body FROM declaration_changes WHERE gate = ? AND cursor > ?"
-                " ORDER BY cursor",
+                "SELECT cursor, op, number, body FROM declaration_changes"
+                " WHERE gate = ? AND cursor > ? ORDER BY cursor",
                 (gate, start),
             ).fetchall()
-        changes = [
-            DeclarationChange(
-                cursor=int(c), op=op, declaration=msgspec.json.decode(body, type=Declaration)
-            )
-            for c, op, body in rows
-        ]
-        if not changes:
-            return [
-                DeclarationChanges(gate=gate, since=start, until=start, changes=[], reset=reset)
-            ]
-        messages = []
+        # what the changes may take of a message: the rest is its envelope (gate, cursors...)
+        budget = min(self.changes_max_bytes, MAX_PAYLOAD_BYTES // 2) - 256
+        messages: list[DeclarationChanges] = []
+        part: list[DeclarationChange] = []
+        size = 0
         since = start
-        for i in range(0, len(changes), chunk):
-            part = changes[i : i + chunk]
-            until = part[-1].cursor
-            messages.append(
-                DeclarationChanges(
-                    gate=gate,
-                    since=since,
-                    until=until,
-                    changes=part,
-                    more=i + chunk < len(changes),
-                    reset=reset and i == 0,
+        for c, op, number, body in rows:
+            change = self._deliverable(gate, int(c), op, number, body, budget)
+            if change is None:
+                continue
+            change_size = len(encode(change))
+            if part and (len(part) >= chunk or size + change_size > budget):
+                messages.append(
+                    DeclarationChanges(
+                        gate=gate, since=since, until=part[-1].cursor, changes=part, more=True
+                    )
                 )
-            )
-            since = until
+                since, part, size = part[-1].cursor, [], 0
+            part.append(change)
+            size += change_size
+        until = max(since, top)
+        messages.append(
+            DeclarationChanges(gate=gate, since=since, until=until, changes=part, more=False)
+        )
+        if reset:
+            messages[0] = msgspec.structs.replace(messages[0], reset=True)
         return messages
+
+    def _deliverable(
+        self, gate: str, cursor: int, op: str, number: str, body: str, budget: int
+    ) -> DeclarationChange | None:
+        """The stored change as a message part, or None (and an incident) if none can be."""
+        try:
+            # Decoded and checked as a box will decode and check it.
+            change = msgspec.convert(
+                {"cursor": cursor, "op": op, "declaration": msgspec.json.decode(body)},
+                DeclarationChange,
+            )
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            problem = f"fails validation: {exc}"
+        else:
+            if len(encode(change)) <= budget:
+                return change
+            problem = f"encodes to more than {budget} bytes"
+        self.record_incident(
+            "change_undeliverable",
+            gate=gate,
+            ref=str(cursor),
+            summary=f"change {cursor} of declaration {number} (gate {gate}) skipped: {problem}",
+            detail={"cursor": cursor, "number": number, "problem": problem[:500]},
+        )
+        return None
+
+    def record_incident(
+        self,
+        kind: str,
+        *,
+        summary: str,
+        detail: dict[str, Any],
+        device: str = "",
+        gate: str = "",
+        seq: int = 0,
+        ref: str = "",
+    ) -> None:
+        now = _now()
+        with self.file.transaction() as conn:
+            conn.execute(
+                "INSERT INTO incidents(kind, device, gate, seq, ref, summary, detail, first_seen,"
+                " last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(kind, device, gate, seq, ref) DO UPDATE SET"
+                " times = times + 1, last_seen = excluded.last_seen",
+                (kind, device, gate, seq, ref, summary, json.dumps(detail), now, now),
+            )
 
     def get_declaration(self, number: str) -> Declaration | None:
         with self.file.lock:
@@ -429,11 +690,19 @@ class CentralStore:
         return {str(y): max(0, int(n)) for y, n in rows if y}
 
     def list_devices(self) -> list[dict[str, Any]]:
+        """Every box seen: its last state, how far central holds its events, open incidents."""
         with self.file.lock:
             rows = self.file.conn.execute(
                 "SELECT device, gate, acked_seq, max_seq, events, duplicates, first_seen,"
                 " last_seen, status, state FROM devices ORDER BY device"
             ).fetchall()
+            open_incidents = self.file.conn.execute(
+                "SELECT device, kind, count(*), min(seq) FROM incidents"
+                " WHERE resolved_at IS NULL AND device != '' GROUP BY device, kind"
+            ).fetchall()
+        incidents: dict[str, dict[str, Any]] = {}
+        for device, kind, n, first_seq in open_incidents:
+            incidents.setdefault(device, {})[kind] = {"open": n, "first_seq": first_seq}
         out = []
         for device, gate, acked, top, events, dups, first, last, status, state in rows:
             out.append(
@@ -448,6 +717,7 @@ class CentralStore:
                     "last_seen": last,
                     "status": status,
                     "state": json.loads(state) if state else None,
+                    "incidents": incidents.get(device, {}),
                 }
             )
         return out
