@@ -14,7 +14,6 @@ if TYPE_CHECKING:
 def _central_serve(args: argparse.Namespace) -> int:
     import msgspec
 
-    from central.broker import PortTakenError
     from central.config import CentralConfig, load_central_config
     from central.serve import serve
 
@@ -34,37 +33,20 @@ def _central_serve(args: argparse.Namespace) -> int:
         if value is not None:
             mqtt = msgspec.structs.replace(mqtt, **{field: value})
     config = msgspec.structs.replace(config, mqtt=mqtt)
-    try:
-        serve(config, embedded_broker=args.embedded_broker, broker_port=args.broker_port)
-    except PortTakenError as exc:
-        print(f"cuakhau: {exc}", file=sys.stderr)
-        return 2
+    serve(config, embedded_broker=args.embedded_broker, broker_port=args.broker_port)
     return 0
 
 
-def _agent_config(path: str) -> AgentConfig | None:
-    """The box's config, or None after saying on stderr what is wrong with it."""
-    from edge_agent.config import ConfigError, load_config
+def _agent_config(path: str) -> AgentConfig:
+    from edge_agent.config import load_config
 
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        print(f"cuakhau: {exc}", file=sys.stderr)
-        return None
+    return load_config(path)
 
 
 def _agent_run(args: argparse.Namespace) -> int:
-    from edge_agent.anpr.engine import ModelMissingError
     from edge_agent.runner import run_agent
 
-    config = _agent_config(args.config)
-    if config is None:
-        return 2
-    try:
-        run_agent(config)
-    except ModelMissingError as exc:
-        print(f"cuakhau: {exc}", file=sys.stderr)
-        return 2
+    run_agent(_agent_config(args.config))
     return 0
 
 
@@ -74,9 +56,15 @@ def _agent_status(args: argparse.Namespace) -> int:
     from edge_agent.store import EdgeStore
 
     config = _agent_config(args.config)
-    if config is None:
+    try:
+        store = EdgeStore(config.store.path, synchronous=config.store.synchronous, create=False)
+    except FileNotFoundError:
+        print(
+            f"cuakhau: no store at {config.store.path} (from {args.config}); has the agent"
+            " run with this config? `cuakhau agent run --config ...` creates it",
+            file=sys.stderr,
+        )
         return 2
-    store = EdgeStore(config.store.path, synchronous=config.store.synchronous)
     print(
         json.dumps(
             {
@@ -95,13 +83,10 @@ def _agent_status(args: argparse.Namespace) -> int:
 
 
 def _agent_operator(args: argparse.Namespace) -> int:
-    import sqlite3
-
     from edge_agent.lane.operator import submit, wait_outcome
+    from edge_agent.store import EdgeStore
 
     config = _agent_config(args.config)
-    if config is None:
-        return 2
     checkpoints = [lane.policy.checkpoint for lane in config.lanes]
     if args.checkpoint not in checkpoints:
         print(
@@ -112,9 +97,17 @@ def _agent_operator(args: argparse.Namespace) -> int:
     if args.action == "open" and not args.reason.strip():
         print("cuakhau: a manual open needs --reason (it is recorded)", file=sys.stderr)
         return 2
-    conn = sqlite3.connect(config.store.path, timeout=30)
-    command_id = submit(conn, args.checkpoint, args.action, args.by, args.reason)
-    outcome = wait_outcome(conn, command_id, args.wait)
+    try:
+        store = EdgeStore(config.store.path, synchronous=config.store.synchronous, create=False)
+    except FileNotFoundError:
+        print(
+            f"cuakhau: no store at {config.store.path}: is the agent running with this config?",
+            file=sys.stderr,
+        )
+        return 2
+    command_id = submit(store, args.checkpoint, args.action, args.by, args.reason)
+    outcome = wait_outcome(store, command_id, args.wait)
+    store.close()
     print(outcome or f"not taken within {args.wait:g} s (is the agent running?)")
     return 0 if outcome in ("opening", "reset") else 1
 
@@ -187,11 +180,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from cuakhau.logs import configure_logging
+    from protocol.errors import UserError
 
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging(args.log_level)
-    result: int = args.func(args)
+    try:
+        result: int = args.func(args)
+    except UserError as exc:  # what, where, how to fix: no traceback
+        print(f"cuakhau: {exc}", file=sys.stderr)
+        return 2
     return result
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Literal
 
@@ -10,7 +9,9 @@ import msgspec
 
 from edge_agent.lane.machine import IdentifySettings
 from edge_agent.lane.policy import Policy
-from protocol.messages import DeviceId, GateCode
+from protocol.config_file import check_readable, load_toml
+from protocol.errors import ConfigError
+from protocol.messages import MAX_BATCH_EVENTS, DeviceId, GateCode
 from protocol.mqtt_settings import MqttSettings
 
 
@@ -21,14 +22,19 @@ class SyncSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     window_events: int = 5000
     #: No progress in acks for this long while events are in flight: resend from the last ack.
     ack_timeout_s: float = 5.0
+    #: Each resend without progress doubles the wait, up to this (central may hold the ack
+    #: on purpose: a seq conflict waiting for a person).
+    ack_timeout_max_s: float = 60.0
     #: How often the outbox is looked at when no local producer signals new events.
     poll_interval_s: float = 0.05
     reconnect_min_s: float = 0.5
     reconnect_max_s: float = 30.0
 
     def __post_init__(self) -> None:
-        if self.batch_max_events < 1 or self.window_events < self.batch_max_events:
-            raise ValueError("sync: need 1 <= batch_max_events <= window_events")
+        if not 1 <= self.batch_max_events <= min(self.window_events, MAX_BATCH_EVENTS):
+            raise ValueError(
+                f"sync: need 1 <= batch_max_events <= window_events and <= {MAX_BATCH_EVENTS}"
+            )
         if self.ack_timeout_s <= 0 or self.poll_interval_s <= 0:
             raise ValueError("sync: ack_timeout_s and poll_interval_s must be positive")
 
@@ -115,26 +121,18 @@ class AgentConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     reader: Literal["auto", "float", "int8"] = "auto"
 
 
-class ConfigError(ValueError):
-    pass
-
-
 def load_config(path: str | Path) -> AgentConfig:
     """Read and validate an agent config file; ConfigError says what is wrong and where."""
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    try:
-        config = msgspec.convert(raw, AgentConfig)
-    except (msgspec.ValidationError, ValueError) as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+    config = load_toml(path, AgentConfig)
+    check_readable(config.mqtt.password_file, "mqtt.password_file", path)
+    check_readable(config.mqtt.ca_file, "mqtt.ca_file", path)
     store_path = Path(config.store.path)
     if not store_path.is_absolute():
         config.store.path = str(path.parent / store_path)
     if config.models and not Path(config.models).is_absolute():
         config.models = str(path.parent / config.models)
     return config
+
+
+__all__ = ["AgentConfig", "ConfigError", "load_config"]

@@ -46,6 +46,63 @@ def test_a_missing_config_file_is_named(tmp_path: Path) -> None:
     assert result.returncode == 2 and "no such config file" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("what", "expected"),
+    [
+        ("binary", "not a text file"),
+        ("directory", "not a file"),
+        ("password_file", "mqtt.password_file"),
+        ("ca_file", "mqtt.ca_file"),
+    ],
+)
+def test_every_command_refuses_an_unusable_config_in_one_line(
+    tmp_path: Path, what: str, expected: str
+) -> None:
+    box, central = tmp_path / "box.toml", tmp_path / "central.toml"
+    if what == "binary":
+        for path in (box, central):
+            path.write_bytes(b"\x00\xff\xfe" + bytes(range(256)))
+    elif what == "directory":
+        box.mkdir()
+        central.mkdir()
+    else:
+        mqtt = f'[mqtt]\n{what} = "{tmp_path}/missing.pem"\n'
+        box.write_text(f'device = "hn-b1"\ngate = "CKHN"\n{mqtt}', encoding="utf-8")
+        central.write_text(mqtt, encoding="utf-8")
+    for command, path in (
+        (("agent", "run"), box),
+        (("agent", "status"), box),
+        (("central", "serve"), central),
+    ):
+        result = cuakhau(*command, "--config", str(path))
+        assert result.returncode == 2, (command, result.stderr)
+        assert expected in result.stderr and str(path) in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_a_checkpoint_name_with_control_or_bidi_characters_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "box.toml"
+    path.write_text(
+        'device = "hn-b1"\ngate = "CKHN"\n[[lanes]]\n[lanes.barrier]\nurl = "/dev/null"\n'
+        '[lanes.policy]\ncheckpoint = "barrier\\u202ein"\nkind = "barrier-in"\n',
+        encoding="utf-8",
+    )
+    result = cuakhau("agent", "run", "--config", str(path))
+    assert result.returncode == 2 and "checkpoint" in result.stderr, result.stderr
+
+
+def test_status_of_a_box_that_never_ran_says_so_and_creates_nothing(tmp_path: Path) -> None:
+    config = tmp_path / "box.toml"
+    config.write_text(
+        f'device = "hn-s0"\ngate = "CKHN"\n[store]\npath = "{tmp_path}/var/lib/hn-s0.db"\n',
+        encoding="utf-8",
+    )
+    result = cuakhau("agent", "status", "--config", str(config))
+    assert result.returncode == 2 and "no store" in result.stderr, result.stderr
+    assert not (tmp_path / "var").exists()
+
+
 def test_status_shows_what_waits_in_the_outbox(tmp_path: Path) -> None:
     config = agent_config(tmp_path, "hn-s1", 1)
     fill_outbox(tmp_path / "hn-s1.db", 42)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
+import msgspec
 import pytest
 
 from edge_agent.store import EdgeStore
+from edge_agent.store.schema import MIGRATIONS
 from protocol.messages import (
     Declaration,
     DeclarationChange,
@@ -19,6 +22,7 @@ from protocol.messages import (
 )
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+FIXTURES = Path(__file__).parent / "fixtures"
 #: ``Declaration.status``
 Status = Literal["declared", "accepted", "returned", "cancelled", "exited"]
 
@@ -44,16 +48,15 @@ def test_seqs_are_consecutive_and_continue_after_reopening(tmp_path: Path) -> No
 
 
 def test_state_change_and_its_event_commit_together_or_not_at_all(store: EdgeStore) -> None:
-    store.file.conn.execute("CREATE TABLE lane(checkpoint TEXT PRIMARY KEY, state TEXT)")
     with store.transaction() as tx:
-        tx.execute("INSERT INTO lane VALUES ('barrier-in', 'vehicle_present')")
+        store.lanes.set_state("barrier-in", "vehicle_present", None, NOW, "")
         tx.emit(Presence(at=NOW, present=True, checkpoint="barrier-in"))
     with pytest.raises(RuntimeError), store.transaction() as tx:
-        tx.execute("UPDATE lane SET state = 'opening'")
+        store.lanes.set_state("barrier-in", "opening", None, NOW, "")
         tx.emit(Presence(at=NOW, present=False, checkpoint="barrier-in"))
         raise RuntimeError("crash between state change and commit")
-    state = store.file.conn.execute("SELECT state FROM lane").fetchone()[0]
-    assert state == "vehicle_present"
+    row = store.lanes.state("barrier-in")
+    assert row is not None and row.state == "vehicle_present"
     assert [e.seq for e in store.read()] == [1]
     # The rolled-back event did not consume a seq: the next one is 2, with no gap.
     assert store.emit(Presence(at=NOW, present=False)).seq == 2
@@ -141,3 +144,67 @@ def test_a_reset_from_central_replaces_the_gate_cache(store: EdgeStore) -> None:
     assert not result.gap and result.cursor == 1
     assert cache.for_plate("12C-345.67") == []
     assert cache.get("2026112300009") is not None
+
+
+def test_a_change_the_box_cannot_take_is_passed_over_and_never_blocks_the_next(
+    store: EdgeStore,
+) -> None:
+    cache = store.declarations
+    # A plate that is no plate (central's API refuses it today; an older central did not).
+    bad = msgspec.structs.replace(_decl("2026112300001", "12C-345.67"), plate="----")
+    result = cache.apply(_changes(0, (1, bad), (2, _decl("2026112300002", "29H-888.12"))))
+    assert result.cursor == 2 and result.applied == 1 and not result.gap
+    assert len(result.rejected) == 1 and "2026112300001" in result.rejected[0]
+    assert [d.number for d in cache.for_plate("29H-888.12")] == ["2026112300002"]
+
+
+def test_a_rebuild_fills_beside_the_live_cache_and_swaps_only_when_complete(
+    store: EdgeStore,
+) -> None:
+    cache = store.declarations
+    old = [_decl(f"20261123{i:05d}", f"29H-{100 + i}.11") for i in range(5)]
+    cache.apply(_changes(0, *((i + 1, d) for i, d in enumerate(old))))
+    planted = _decl("2026112399999", "99A-999.99")
+    cache.apply(_changes(5, (6, planted)))  # a row central does not hold
+    cache.begin_rebuild("CKHN")
+    assert cache.sync_cursor("CKHN") == 0 and cache.cursor("CKHN") == 6
+    first = cache.apply(msgspec.structs.replace(_changes(0, (1, old[0]), (2, old[1])), more=True))
+    assert not first.rebuilt and cache.rebuilding("CKHN") == 2
+    # Half-way (the link may drop here, the box may restart): the lanes see the old cache.
+    store.close()
+    reopened = EdgeStore(store.path)
+    cache = reopened.declarations
+    assert cache.count() == 6 and cache.for_plate("29H-104.11") != []
+    assert cache.sync_cursor("CKHN") == 2  # carries on from where it stopped
+    gap = cache.apply(_changes(4, (5, old[4])))
+    assert gap.gap and cache.rebuilding("CKHN") == 2
+    last = cache.apply(_changes(2, (3, old[2]), (4, old[3]), (5, old[4])))
+    assert last.rebuilt and not last.gap and last.cursor == 5
+    assert cache.count() == 5 and cache.for_plate("99A-999.99") == []
+    assert cache.rebuilding("CKHN") is None and cache.cursor("CKHN") == 5
+    reopened.close()
+
+
+def test_a_box_database_written_by_release_0_1_0_opens_and_upgrades(tmp_path: Path) -> None:
+    path = tmp_path / "box.db"
+    shutil.copy(FIXTURES / "box-0.1.0.db", path)
+    store = EdgeStore(path)
+    assert store.file.version == len(MIGRATIONS)
+    assert (store.last_seq(), store.acked_seq(), store.pending_count()) == (5, 3, 2)
+    assert [e.seq for e in store.read(3)] == [4, 5]
+    assert store.declarations.cursor("CKHN") == 2
+    assert [d.status for d in store.declarations.for_plate("A4K9X1")] == ["accepted"]
+    held = store.lanes.state("barrier-in")
+    assert held is not None and held.state == "held" and held.plate == "12C-345.67"
+    fault = store.lanes.state("yard-in")
+    assert fault is not None and fault.state == "fault"
+    assert store.lanes.yard_count("Y1") == 1
+    assert store.lanes.command_outcome(1) == "opening"
+    assert store.emit(Presence(at=NOW, present=True)).seq == 6  # seq goes on, never reused
+    store.close()
+
+
+def test_agent_tools_never_create_a_store_where_a_path_is_wrong(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no such database"):
+        EdgeStore(tmp_path / "missing" / "box.db", create=False)
+    assert not (tmp_path / "missing").exists()

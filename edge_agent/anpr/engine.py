@@ -15,6 +15,7 @@ from edge_agent.anpr.detector import decode, detector_input, letterbox
 from edge_agent.anpr.normaliser import Plate, normalise
 from edge_agent.anpr.preprocess import check_image, is_ambiguous, reader_line, standardise
 from edge_agent.anpr.second_look import looks, settle
+from protocol.errors import UserError
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 READER_XML = "plate_reader.xml"
@@ -44,7 +45,7 @@ SURE = 0.9
 SMALL_CROP = 80
 
 
-class ModelMissingError(FileNotFoundError):
+class ModelMissingError(UserError, FileNotFoundError):
     pass
 
 

@@ -27,7 +27,6 @@ from edge_agent.camera.source import FrameSource
 from edge_agent.devices.barrier.controller import BarrierController
 from edge_agent.devices.barrier.driver import BarrierCommError
 from edge_agent.devices.scale.reader import ScaleReader
-from edge_agent.lane.operator import SCHEMA as OPERATOR_SCHEMA
 from edge_agent.lane.policy import Decision, Policy, Weighing, decide
 from edge_agent.store import EdgeStore
 from protocol.messages import (
@@ -94,16 +93,6 @@ class LaneStats:
     trigger_to_open_ms: list[float] = field(default_factory=list)
 
 
-_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS lane_state (
-        checkpoint TEXT PRIMARY KEY, state TEXT NOT NULL, plate TEXT, since TEXT NOT NULL,
-        detail TEXT)""",
-    """CREATE TABLE IF NOT EXISTS yard_occupancy (
-        yard TEXT NOT NULL, plate_key TEXT NOT NULL, entered_at TEXT NOT NULL,
-        PRIMARY KEY (yard, plate_key))""",
-)
-
-
 class Lane:
     def __init__(
         self,
@@ -131,15 +120,10 @@ class Lane:
         self._thread: threading.Thread | None = None
         self._comm_down = False
         self._operator_polled = 0.0
-        with store.transaction() as tx:
-            for statement in (*_SCHEMA, OPERATOR_SCHEMA):
-                tx.execute(statement)
-        row = store.file.conn.execute(
-            "SELECT state, detail FROM lane_state WHERE checkpoint = ?", (self.checkpoint,)
-        ).fetchone()
-        self.state = State.FAULT if row and row[0] == State.FAULT.value else State.IDLE
-        if self.state is State.FAULT:
-            log.error("lane %s starts in fault: %s", self.checkpoint, row[1])
+        row = store.lanes.state(self.checkpoint)
+        self.state = State.FAULT if row and row.state == State.FAULT.value else State.IDLE
+        if row and self.state is State.FAULT:
+            log.error("lane %s starts in fault: %s", self.checkpoint, row.detail)
 
     # -- commands ------------------------------------------------------------------------------
 
@@ -204,12 +188,7 @@ class Lane:
         detail: str = "",
     ) -> None:
         with self.store.transaction() as tx:
-            tx.execute(
-                "INSERT INTO lane_state(checkpoint, state, plate, since, detail) VALUES"
-                " (?, ?, ?, ?, ?) ON CONFLICT(checkpoint) DO UPDATE SET state = excluded.state,"
-                " plate = excluded.plate, since = excluded.since, detail = excluded.detail",
-                (self.checkpoint, state.value, plate, self._now().isoformat(), detail),
-            )
+            self.store.lanes.set_state(self.checkpoint, state.value, plate, self._now(), detail)
             for event in events:
                 tx.emit(event)
         if state is not self.state:
@@ -258,32 +237,20 @@ class Lane:
         if time.monotonic() - self._operator_polled < OPERATOR_POLL_S:
             return
         self._operator_polled = time.monotonic()
-        conn = self.store.file.conn
-        with self.store.file.lock:
-            row = conn.execute(
-                "SELECT id, action, by, reason, at FROM operator_commands WHERE checkpoint = ?"
-                " AND taken_at IS NULL ORDER BY id LIMIT 1",
-                (self.checkpoint,),
-            ).fetchone()
-        if row is None:
+        command = self.store.lanes.next_command(self.checkpoint)
+        if command is None:
             return
-        command_id, action, by, reason, at = row
-        issued_at = datetime.fromisoformat(at)
-        age = (self._now() - issued_at).total_seconds()
+        age = (self._now() - command.at).total_seconds()
         if age > COMMAND_MAX_AGE_S:
             outcome = f"expired: given {age:.0f} s ago"
-        elif action == "open" and self.state is State.HELD:
-            opened = self.override(by, reason, f"local-{command_id}", issued_at)
+        elif command.action == "open" and self.state is State.HELD:
+            opened = self.override(command.by, command.reason, f"local-{command.id}", command.at)
             outcome = "opening" if opened else "refused"
-        elif action == "reset_fault" and self.state is State.FAULT:
-            outcome = "reset" if self.reset_fault(by) else "refused"
+        elif command.action == "reset_fault" and self.state is State.FAULT:
+            outcome = "reset" if self.reset_fault(command.by) else "refused"
         else:
             outcome = f"ignored: the lane is {self.state.value}"
-        with self.store.file.transaction() as tx:
-            tx.execute(
-                "UPDATE operator_commands SET taken_at = ?, outcome = ? WHERE id = ?",
-                (self._now().isoformat(), outcome, command_id),
-            )
+        self.store.lanes.command_taken(command.id, outcome)
 
     def _take_override(self) -> bool:
         self._poll_operator()
@@ -423,10 +390,7 @@ class Lane:
     def _yard_count(self) -> int | None:
         if not self.policy.yard:
             return None
-        row = self.store.file.conn.execute(
-            "SELECT count(*) FROM yard_occupancy WHERE yard = ?", (self.policy.yard,)
-        ).fetchone()
-        return int(row[0])
+        return self.store.lanes.yard_count(self.policy.yard)
 
     def _open_and_pass(self, plate: str | None) -> None:
         result = self.barrier.open(plate)
@@ -437,9 +401,12 @@ class Lane:
         self._enter(State.PASSING, plate=plate)
         if not self._wait_clear():
             return
-        events: list[Event] = [Presence(at=self._now(), checkpoint=self.checkpoint, present=False)]
-        events += self._yard_events(plate)
-        self._enter(State.CLOSING, events, plate)
+        with self.store.transaction():  # the yard's occupancy moves with its event
+            events: list[Event] = [
+                Presence(at=self._now(), checkpoint=self.checkpoint, present=False)
+            ]
+            events += self._yard_events(plate)
+            self._enter(State.CLOSING, events, plate)
         self._close(plate)
 
     def _yard_events(self, plate: str | None) -> list[Event]:
@@ -448,19 +415,12 @@ class Lane:
             return []
         key = plate_key(plate)
         now = self._now()
-        conn = self.store.file.conn
-        with self.store.file.transaction():
-            if self.policy.kind == "yard-in":
-                conn.execute(
-                    "INSERT OR REPLACE INTO yard_occupancy VALUES (?, ?, ?)",
-                    (yard, key, now.isoformat()),
-                )
-                return [YardEntry(at=now, checkpoint=self.checkpoint, yard=yard, plate=plate)]
-            if self.policy.kind == "yard-out":
-                conn.execute(
-                    "DELETE FROM yard_occupancy WHERE yard = ? AND plate_key = ?", (yard, key)
-                )
-                return [YardExit(at=now, checkpoint=self.checkpoint, yard=yard, plate=plate)]
+        if self.policy.kind == "yard-in":
+            self.store.lanes.yard_enter(yard, key, now)
+            return [YardEntry(at=now, checkpoint=self.checkpoint, yard=yard, plate=plate)]
+        if self.policy.kind == "yard-out":
+            self.store.lanes.yard_leave(yard, key)
+            return [YardExit(at=now, checkpoint=self.checkpoint, yard=yard, plate=plate)]
         return []
 
     def _close(self, plate: str | None) -> None:

@@ -7,36 +7,23 @@ The opening itself is recorded as a ``manual_override`` event like one from cent
 
 from __future__ import annotations
 
-import sqlite3
 import time
-from datetime import UTC, datetime
 from typing import Literal
 
-SCHEMA = """CREATE TABLE IF NOT EXISTS operator_commands (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, checkpoint TEXT NOT NULL, action TEXT NOT NULL,
-    by TEXT NOT NULL, reason TEXT NOT NULL, at TEXT NOT NULL, taken_at TEXT, outcome TEXT)"""
+from edge_agent.store import EdgeStore
 
 Action = Literal["open", "reset_fault"]
 
 
-def submit(conn: sqlite3.Connection, checkpoint: str, action: Action, by: str, reason: str) -> int:
-    conn.execute(SCHEMA)
-    cur = conn.execute(
-        "INSERT INTO operator_commands(checkpoint, action, by, reason, at) VALUES (?, ?, ?, ?, ?)",
-        (checkpoint, action, by, reason, datetime.now(UTC).isoformat()),
-    )
-    conn.commit()
-    return int(cur.lastrowid or 0)
+def submit(store: EdgeStore, checkpoint: str, action: Action, by: str, reason: str) -> int:
+    return store.lanes.submit_command(checkpoint, action, by, reason)
 
 
-def wait_outcome(conn: sqlite3.Connection, command_id: int, timeout: float) -> str | None:
+def wait_outcome(store: EdgeStore, command_id: int, timeout: float) -> str | None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        row = conn.execute(
-            "SELECT outcome FROM operator_commands WHERE id = ? AND taken_at IS NOT NULL",
-            (command_id,),
-        ).fetchone()
-        if row:
-            return str(row[0])
+        outcome = store.lanes.command_outcome(command_id)
+        if outcome is not None:
+            return outcome
         time.sleep(0.1)
     return None

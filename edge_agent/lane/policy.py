@@ -7,11 +7,11 @@ reason codes and human text; anything unknown or unverified holds (fail closed).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
-from protocol.messages import Declaration
+from protocol.messages import CheckpointName, Declaration
 
 CheckpointKind = Literal["barrier-in", "barrier-out", "yard-in", "yard-out"]
 
@@ -30,7 +30,7 @@ class WeightRules(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class Policy(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    checkpoint: str
+    checkpoint: Annotated[CheckpointName, msgspec.Meta(min_length=1)]
     kind: CheckpointKind
     #: declaration statuses that may pass here
     allowed_status: list[str] = msgspec.field(default_factory=lambda: ["accepted"])
@@ -45,8 +45,8 @@ class Policy(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         }
     )
     weight: WeightRules | None = None
-    yard: str | None = None
-    yard_capacity: int | None = None
+    yard: Annotated[CheckpointName, msgspec.Meta(min_length=1)] | None = None
+    yard_capacity: Annotated[int, msgspec.Meta(ge=0)] | None = None
 
 
 @dataclass(frozen=True)

@@ -20,24 +20,11 @@ from pathlib import Path
 import msgspec
 
 from edge_agent.store.declarations import DeclarationCache
+from edge_agent.store.lanes import LaneStore
+from edge_agent.store.schema import MIGRATIONS
 from protocol.codec import decode_event, encode_event
 from protocol.messages import Event, event_kind
 from protocol.sqlite_file import SqliteFile, Synchronous
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS outbox (
-    seq INTEGER PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
-    kind TEXT NOT NULL,
-    at TEXT NOT NULL,
-    body BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS meta (
-    key TEXT PRIMARY KEY,
-    value INTEGER NOT NULL
-);
-INSERT OR IGNORE INTO meta(key, value) VALUES ('last_seq', 0), ('acked_seq', 0);
-"""
 
 
 class Transaction:
@@ -67,12 +54,14 @@ class Transaction:
         self.emitted.append(stamped)
         return stamped
 
-    def execute(self, sql: str, params: Sequence[object] = ()) -> sqlite3.Cursor:
-        return self.conn.execute(sql, params)
-
 
 class EdgeStore:
-    """SQLite (WAL) store of one gate box."""
+    """SQLite (WAL) store of one gate box: the outbox here, the declarations cache in
+    ``declarations``, the lanes' rows in ``lanes``; one file, one schema version.
+
+    ``create=False`` opens only an existing file (FileNotFoundError otherwise): for tools that
+    look at a box's store, which must never make an empty one where a path is wrong.
+    """
 
     def __init__(
         self,
@@ -80,21 +69,20 @@ class EdgeStore:
         *,
         synchronous: Synchronous = "FULL",
         retention_days: float = 30.0,
+        create: bool = True,
     ) -> None:
-        self.file = SqliteFile(path, synchronous)
+        self.file = SqliteFile(path, synchronous, migrations=MIGRATIONS, create=create)
         self.retention = timedelta(days=retention_days)
         self._listeners: list[Callable[[], None]] = []
         self._listeners_lock = threading.Lock()
         with self.file.transaction() as conn:
-            for statement in _SCHEMA.strip().split(";"):
-                if statement.strip():
-                    conn.execute(statement)
             # Defensive: the counter may never trail the outbox (e.g. a hand-edited file).
             conn.execute(
                 "UPDATE meta SET value = max(value, (SELECT coalesce(max(seq), 0) FROM outbox))"
                 " WHERE key = 'last_seq'"
             )
         self.declarations = DeclarationCache(self.file)
+        self.lanes = LaneStore(self.file)
 
     @property
     def path(self) -> Path:
@@ -136,9 +124,7 @@ class EdgeStore:
     # -- reading and acknowledging -----------------------------------------------------------
 
     def _meta(self, key: str) -> int:
-        with self.file.lock:
-            row = self.file.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return int(row[0])
+        return int(self.file.one("SELECT value FROM meta WHERE key = ?", (key,))[0])
 
     def last_seq(self) -> int:
         return self._meta("last_seq")
@@ -153,11 +139,9 @@ class EdgeStore:
         self, after_seq: int, limit: int, max_bytes: int = 1 << 20
     ) -> list[tuple[int, bytes]]:
         """Encoded events with seq > ``after_seq``, ascending, at most ``limit`` / ``max_bytes``."""
-        with self.file.lock:
-            rows = self.file.conn.execute(
-                "SELECT seq, body FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
-                (after_seq, limit),
-            ).fetchall()
+        rows = self.file.all(
+            "SELECT seq, body FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
+        )
         out: list[tuple[int, bytes]] = []
         size = 0
         for seq, body in rows:

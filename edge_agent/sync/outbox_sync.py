@@ -6,8 +6,12 @@ after its database commit, moves ``acked_seq`` forward. When acks stop making pr
 ``ack_timeout_s``, or central says it holds events beyond a gap (``Ack.resend``), the box
 goes back to ``acked_seq + 1`` and sends again (central ignores what it already has).
 
+When acks stop making progress again and again (central holds a seq conflict for a person to
+resolve, or is down), the wait before each resend doubles up to ``ack_timeout_max_s``.
+
 Down: on every connect the box sends ``SyncRequest(cursor)``; declaration changes are applied in
-order; a message that starts beyond the box's cursor triggers a new ``SyncRequest``.
+order; a message that starts beyond the box's cursor triggers a new ``SyncRequest``. A
+``resync`` command rebuilds the cache beside the live one (see ``store/declarations.py``).
 
 All protocol logic runs on one thread (``_run``); paho's thread only enqueues what it receives.
 """
@@ -25,10 +29,10 @@ from datetime import UTC, datetime
 from edge_agent.config import AgentConfig
 from edge_agent.store import EdgeStore
 from protocol import topics
-from protocol.codec import ProtocolError, decode, encode, encode_event_batch
+from protocol.codec import encode, encode_event_batch
+from protocol.inbound import Inbound
 from protocol.messages import Ack, Command, DeclarationChanges, DeviceState, SyncRequest
 from protocol.mqtt_client import MqttLink
-from protocol.rejects import RejectCounter
 
 log = logging.getLogger("cuakhau.agent.sync")
 
@@ -63,7 +67,8 @@ class OutboxSync:
         self.settings = config.sync
         self.on_command = on_command
         self.stats = SyncStats()
-        self.rejects = RejectCounter(log)
+        self.inbound = Inbound(log)
+        self.rejects = self.inbound.rejects
         self._inbox: queue.Queue[tuple[str, str, bytes]] = queue.Queue()
         self._wake_pending = threading.Event()
         self._stop = threading.Event()
@@ -71,9 +76,14 @@ class OutboxSync:
         self._connected = False
         self._acked = store.acked_seq()
         self._next = self._acked + 1
+        #: the highest seq sent since the last connect: acks beyond it are not for this box
+        self._sent_top = self._acked
         self._last_progress = time.monotonic()
+        self._ack_wait = self.settings.ack_timeout_s
         self._last_rewind_at = -1
         self._last_sync_request = 0.0
+        #: a SyncRequest held back by the once-a-second limit, sent when the second is up
+        self._sync_owed = False
         self._last_state = 0.0
         self._last_prune = 0.0
         offline = DeviceState(device=self.device, gate=self.gate, status="offline")
@@ -178,13 +188,16 @@ class OutboxSync:
             self.rejects.reject("mqtt", "topic", f"unexpected topic {topic!r}")
 
     def _on_ack(self, payload: bytes) -> None:
-        try:
-            ack = decode(payload, Ack)
-        except ProtocolError as exc:
-            self.rejects.reject("ack", "decode", str(exc))
+        ack = self.inbound.take("ack", payload, Ack, owner=self.device)
+        if ack is None:
             return
-        if ack.device != self.device:
-            self.rejects.reject("ack", "device", f"ack for {ack.device!r} on our topic")
+        if ack.upto > self._sent_top and ack.upto <= self.store.last_seq():
+            # Central holds events at seqs this box has not sent since it (re)connected: maybe
+            # another client published them under its name. Only what the box itself sent can
+            # be acknowledged; it sends them, and central sees the conflict.
+            self.rejects.reject(
+                "ack", "unsent", f"ack up to {ack.upto}; sent only up to {self._sent_top}"
+            )
             return
         try:
             acked = self.store.mark_acked(ack.upto)
@@ -195,6 +208,7 @@ class OutboxSync:
         if acked > self._acked:
             self._acked = acked
             self._last_progress = time.monotonic()
+            self._ack_wait = self.settings.ack_timeout_s
         if self._next <= self._acked:
             self._next = self._acked + 1
         if ack.resend and ack.upto + 1 < self._next and ack.upto != self._last_rewind_at:
@@ -203,20 +217,22 @@ class OutboxSync:
             self._next = ack.upto + 1
 
     def _on_declarations(self, payload: bytes) -> None:
-        try:
-            message = decode(payload, DeclarationChanges)
-        except ProtocolError as exc:
-            self.rejects.reject("declarations", "decode", str(exc))
+        message = self.inbound.take(
+            "declarations", payload, DeclarationChanges, owner=self.gate, owner_field="gate"
+        )
+        if message is None:
             return
-        if message.gate != self.gate:
-            self.rejects.reject("declarations", "gate", f"changes for gate {message.gate!r}")
-            return
-        try:
-            result = self.store.declarations.apply(message)
-        except ValueError as exc:  # e.g. a plate that normalises to nothing
-            self.rejects.reject("declarations", "content", str(exc))
-            return
+        result = self.store.declarations.apply(message)
+        for problem in result.rejected:
+            self.rejects.reject("declarations", "content", problem)
         self.stats.declaration_changes_applied += result.applied
+        if result.rebuilt:
+            log.info(
+                "declarations of gate %s rebuilt: %d held, cursor %d",
+                self.gate,
+                self.store.declarations.count(),
+                result.cursor,
+            )
         if result.gap:
             log.info(
                 "declarations gap gate=%s ours=%d since=%d: asking again",
@@ -227,13 +243,8 @@ class OutboxSync:
             self._request_sync()
 
     def _on_command(self, payload: bytes) -> None:
-        try:
-            command = decode(payload, Command)
-        except ProtocolError as exc:
-            self.rejects.reject("command", "decode", str(exc))
-            return
-        if command.device != self.device:
-            self.rejects.reject("command", "device", f"command for {command.device!r}")
+        command = self.inbound.take("command", payload, Command, owner=self.device)
+        if command is None:
             return
         self.stats.commands += 1
         log.info(
@@ -244,7 +255,8 @@ class OutboxSync:
             command.checkpoint,
         )
         if command.action == "resync":
-            self.store.declarations.reset(self.gate)
+            # The live cache stays in use until central's whole answer is in (store docstring).
+            self.store.declarations.begin_rebuild(self.gate)
             self._request_sync(force=True)
             return
         if self.on_command is None or not self.on_command(command):
@@ -255,10 +267,14 @@ class OutboxSync:
     def _request_sync(self, *, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self._last_sync_request < 1.0:
+            self._sync_owed = True
             return
+        self._sync_owed = False
         self._last_sync_request = now
         request = SyncRequest(
-            device=self.device, gate=self.gate, cursor=self.store.declarations.cursor(self.gate)
+            device=self.device,
+            gate=self.gate,
+            cursor=self.store.declarations.sync_cursor(self.gate),
         )
         if self.link.publish(topics.sync(self.device), encode(request)):
             self.stats.sync_requests += 1
@@ -280,13 +296,14 @@ class OutboxSync:
         s = self.settings
         now = time.monotonic()
         in_flight = self._next - 1 - self._acked
-        if in_flight > 0 and now - self._last_progress > s.ack_timeout_s:
+        if in_flight > 0 and now - self._last_progress > self._ack_wait:
             self.stats.ack_timeouts += 1
             log.info(
-                "no ack progress for %.1fs: resending from seq %d", s.ack_timeout_s, self._acked + 1
+                "no ack progress for %.1fs: resending from seq %d", self._ack_wait, self._acked + 1
             )
             self._next = self._acked + 1
             self._last_progress = now
+            self._ack_wait = min(self._ack_wait * 2, max(s.ack_timeout_max_s, s.ack_timeout_s))
             in_flight = 0
         while self._connected and in_flight < s.window_events:
             limit = min(s.batch_max_events, s.window_events - in_flight)
@@ -301,10 +318,13 @@ class OutboxSync:
             self.stats.batches_sent += 1
             self.stats.events_sent += len(rows)
             self._next = rows[-1][0] + 1
+            self._sent_top = max(self._sent_top, self._next - 1)
             in_flight = self._next - 1 - self._acked
 
     def _housekeeping(self) -> None:
         now = time.monotonic()
+        if self._connected and self._sync_owed:
+            self._request_sync()
         if self._connected and now - self._last_state > 60:
             self._publish_state("online")
         if now - self._last_prune > 3600:
