@@ -129,6 +129,7 @@ class SplitBatch:
     unreadable: list[str] = field(default_factory=list)
 
 
+_batch_decoder = msgspec.msgpack.Decoder(EventBatch)
 _envelope_decoder = msgspec.msgpack.Decoder(_BatchEnvelope)
 _head_decoder = msgspec.msgpack.Decoder(_EventHead)
 
@@ -140,6 +141,13 @@ def split_event_batch(data: bytes | bytearray | memoryview) -> SplitBatch:
     """
     if len(data) > MAX_PAYLOAD_BYTES:
         raise ProtocolError("EventBatch", f"payload of {len(data)} bytes exceeds limit")
+    try:  # the common case, a box's own batch: decoded in one go
+        whole = _batch_decoder.decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        pass
+    else:
+        if all(EARLIEST_EVENT.year <= e.at.year < LATEST_EVENT.year for e in whole.events):
+            return SplitBatch(device=whole.device, events=whole.events)
     try:
         envelope = _envelope_decoder.decode(data)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
