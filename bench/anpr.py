@@ -36,7 +36,7 @@ from edge_agent.anpr.engine import PRECISIONS, Anpr, PlateResult
 from edge_agent.anpr.images import load_image
 from edge_agent.anpr.normaliser import normalise
 from edge_agent.anpr.preprocess import ImageError, is_two_line
-from edge_agent.lane.machine import IdentifySettings
+from edge_agent.config import IdentifySettings
 from testkit.plates import heldout, text_of
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"

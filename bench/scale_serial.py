@@ -64,7 +64,10 @@ def latency(protocol: str, count: int) -> dict[str, float]:
 
     sim.on_frame = on_frame
     reader = ScaleReader(
-        SerialSettings(sim.path), make_parser(protocol), on_reading=on_reading, poll_interval_s=0.02
+        SerialSettings(url=sim.path),
+        make_parser(protocol),
+        on_reading=on_reading,
+        poll_interval_s=0.02,
     )
     reader.start()
     time.sleep(0.3)  # the reader has the port open before the first frame

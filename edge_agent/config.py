@@ -1,4 +1,9 @@
-"""The box's configuration: a TOML file decoded into msgspec Structs (unknown keys refused)."""
+"""The box's configuration: a TOML file decoded into msgspec Structs (unknown keys refused).
+
+This is the box's one settings module: Structs only, no runtime imports (loading a config
+never loads OpenCV, OpenVINO or a serial port). Drivers and lanes take these Structs as they
+are.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,6 @@ from typing import Literal
 
 import msgspec
 
-from edge_agent.lane.machine import IdentifySettings
 from edge_agent.lane.policy import Policy
 from protocol.config_file import check_readable, load_toml
 from protocol.errors import ConfigError
@@ -54,6 +58,16 @@ class SyntheticSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True
     checkpoint: str = "barrier-in"
 
 
+class SerialSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
+    """A serial line: any pyserial URL (a device path, ``socket://``, ``rfc2217://``)."""
+
+    url: str
+    baudrate: int = 9600
+    bytesize: Literal[7, 8] = 8
+    parity: Literal["N", "E", "O"] = "N"
+    stopbits: Literal[1, 2] = 1
+
+
 class BarrierConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """A Modbus RTU relay board (``url``) or GPIO value files (``gpio``)."""
 
@@ -66,6 +80,10 @@ class BarrierConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     loop_input: int = 0
     open_limit_input: int = 1
     closed_limit_input: int = 2
+    #: how many discrete inputs the board has (read in one request)
+    inputs: int = 8
+    response_timeout_s: float = 0.3
+    retries: int = 2
     pulse_s: float = 0.5
     confirm_timeout_s: float = 8.0
     #: for type = "gpio": value-file paths for open, close, loop, open_limit, closed_limit
@@ -80,12 +98,10 @@ class BarrierConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
                 raise ValueError(f"barrier: a GPIO barrier needs gpio paths for {sorted(needed)}")
 
 
-class ScaleConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class ScaleConfig(SerialSettings, kw_only=True, forbid_unknown_fields=True, frozen=True):
+    """A weighing indicator: its serial line and which protocol it speaks."""
+
     protocol: str
-    url: str
-    baudrate: int = 9600
-    bytesize: Literal[7, 8] = 8
-    parity: Literal["N", "E", "O"] = "N"
 
     def __post_init__(self) -> None:
         from edge_agent.devices.scale.protocols import PARSERS
@@ -96,6 +112,17 @@ class ScaleConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             )
 
 
+class IdentifySettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    agree: int = 2
+    timeout_s: float = 3.0
+    #: one read this sure, of a plate the cache knows, decides without waiting for more
+    fast_confidence: float = 0.95
+    min_confidence: float = 0.5
+    #: agreement on a plate the cache does not know: keep reading this much longer (within
+    #: timeout_s) in case it is a misread of one it knows -- a hold deserves the evidence
+    unknown_extra_s: float = 1.0
+
+
 class LaneConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     policy: Policy
     barrier: BarrierConfig
@@ -103,6 +130,10 @@ class LaneConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     scale: ScaleConfig | None = None
     identify: IdentifySettings = msgspec.field(default_factory=IdentifySettings)
     weighing_timeout_s: float = 8.0
+    #: how often the lane looks at the loop detector
+    poll_s: float = 0.02
+    #: consecutive clear loop readings that mean the vehicle has gone
+    clear_reads: int = 4
 
 
 class AgentConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

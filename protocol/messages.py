@@ -178,6 +178,10 @@ class StepFlag(msgspec.Struct, kw_only=True, frozen=True):
     user: Name | None = None
     note: Text | None = None
 
+    def __post_init__(self) -> None:
+        if self.at is not None and not 2000 <= self.at.year < 2100:
+            raise ValueError(f"step time {self.at.isoformat()} is outside 2000-2099")
+
 
 class Declaration(msgspec.Struct, kw_only=True, frozen=True):
     """A pre-declared crossing of one vehicle, mirroring the Lang Son platform's fields."""

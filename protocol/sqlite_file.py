@@ -24,6 +24,10 @@ class SchemaError(UserError, RuntimeError):
     """The file's schema is newer than this code knows (written by a later release)."""
 
 
+class StoreOpenError(UserError, OSError):
+    """The database file cannot be opened (a wrong path, no permission, not a database)."""
+
+
 class SqliteFile:
     """One SQLite connection in WAL mode, shared by threads under a lock.
 
@@ -43,11 +47,17 @@ class SqliteFile:
         self.path = Path(path)
         if not create and not self.path.is_file():
             raise FileNotFoundError(f"{self.path}: no such database")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(
-            str(self.path), isolation_level=None, check_same_thread=False, timeout=30.0
-        )
-        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                str(self.path), isolation_level=None, check_same_thread=False, timeout=30.0
+            )
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        except (OSError, sqlite3.DatabaseError) as exc:
+            raise StoreOpenError(
+                f"{self.path}: cannot open it as a database ({exc}); check the path, its"
+                " folder's permissions, and that it is a cuakhau SQLite file"
+            ) from None
         if str(mode).lower() != "wal":
             raise RuntimeError(f"{self.path}: SQLite refused WAL mode (got {mode!r})")
         conn.execute(f"PRAGMA synchronous={synchronous}")

@@ -166,3 +166,14 @@ def test_an_unknown_scale_protocol_is_a_config_error(tmp_path: Path) -> None:
     result = cuakhau("agent", "run", "--config", str(path))
     assert result.returncode == 2
     assert "unknown protocol 'yaohua-9'" in result.stderr and "toledo" in result.stderr
+
+
+def test_central_on_a_database_it_cannot_open_says_so_in_one_line(tmp_path: Path) -> None:
+    not_a_db = tmp_path / "central.db"
+    not_a_db.write_text("these are someone's notes, not a database\n", encoding="utf-8")
+    for db in (str(not_a_db), "/proc/no-such-dir/central.db"):
+        result = cuakhau("central", "serve", "--db", db, "--port", "0")
+        assert result.returncode == 2, result.stderr
+        assert db in result.stderr and "cannot open it as a database" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert not_a_db.read_text(encoding="utf-8").startswith("these are")

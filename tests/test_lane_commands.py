@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from edge_agent.config import BarrierConfig, LaneConfig
 from edge_agent.devices.barrier.controller import BarrierController
-from edge_agent.devices.barrier.modbus_rtu import ModbusBarrierSettings, ModbusRelayBarrier
+from edge_agent.devices.barrier.modbus_rtu import ModbusRelayBarrier
 from edge_agent.lane.assembly import Lanes
-from edge_agent.lane.machine import Lane, LaneSettings, State
+from edge_agent.lane.machine import Lane, State
 from edge_agent.lane.policy import Policy
 from edge_agent.store import EdgeStore
 from protocol.messages import Command
@@ -20,9 +21,10 @@ def test_an_open_command_delivered_late_is_refused(tmp_path: Path) -> None:
     sim.start()
     try:
         store = EdgeStore(tmp_path / "box.db")
-        driver = ModbusRelayBarrier(ModbusBarrierSettings(url=sim.path))
+        barrier = BarrierConfig(url=sim.path)
+        driver = ModbusRelayBarrier(barrier)
         lane = Lane(
-            LaneSettings(policy=Policy(checkpoint="barrier-in", kind="barrier-in")),
+            LaneConfig(policy=Policy(checkpoint="barrier-in", kind="barrier-in"), barrier=barrier),
             store,
             BarrierController(driver, store, "barrier-in"),
         )

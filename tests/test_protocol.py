@@ -181,3 +181,62 @@ def test_plate_keys_match_both_spellings(plate: str, key: str) -> None:
 def test_things_that_are_not_plates_are_refused(plate: str) -> None:
     with pytest.raises(ValueError):
         plate_key(plate)
+
+
+_GOOD_WEIGHT = {
+    "kind": "weight_measured",
+    "seq": 1,
+    "id": "e1",
+    "at": datetime(2026, 11, 23, 8, 0, tzinfo=UTC),
+    "checkpoint": "barrier-in",
+    "kg": 24560.0,
+    "stable": True,
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"kg": float("nan")}, "kg"),
+        ({"kg": 1e30}, "kg"),
+        ({"kg": -1e308}, "kg"),
+        ({"seq": 2**63}, "seq"),
+        ({"checkpoint": "barrier\x00in"}, "checkpoint"),
+        ({"checkpoint": "barrier\u202ein"}, "checkpoint"),
+        ({"id": "x" * 65}, "id"),
+    ],
+)
+def test_an_event_out_of_bounds_is_refused_naming_the_field(
+    change: dict[str, object], field: str
+) -> None:
+    assert isinstance(decode_event(msgspec.msgpack.encode(_GOOD_WEIGHT)), WeightMeasured)
+    with pytest.raises(ProtocolError, match=field):
+        decode_event(msgspec.msgpack.encode(_GOOD_WEIGHT | change))
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"declared_weight_kg": float("nan")}, "declared_weight_kg"),
+        ({"declared_weight_kg": -5.0}, "declared_weight_kg"),
+        ({"driver_name": "x" * 129}, "driver_name"),
+        ({"hs_codes": ["0810"] * 101}, "hs_codes"),
+        ({"hs_codes": ["not-a-code"]}, "hs_codes"),
+        ({"steps": {"customs": {"done": True, "at": "9999-01-01T00:00:00Z"}}}, "steps"),
+        ({"steps": {"Customs Check!": {"done": True}}}, "steps"),
+    ],
+)
+def test_a_declaration_out_of_bounds_is_refused_naming_the_field(
+    change: dict[str, object], field: str
+) -> None:
+    good = {
+        "number": "2026112300001",
+        "direction": "import",
+        "gate": "CKHN",
+        "plate": "12C-345.67",
+        "nationality": "VN",
+        "hs_codes": ["0810.90"],
+    }
+    assert msgspec.convert(good, Declaration).hs_codes == ["0810.90"]
+    with pytest.raises(msgspec.ValidationError, match=field):
+        msgspec.convert(good | change, Declaration)

@@ -11,15 +11,16 @@ from pathlib import Path
 
 import pytest
 
+from edge_agent.config import BarrierConfig, LaneConfig
 from edge_agent.devices.barrier.controller import BarrierController
-from edge_agent.devices.barrier.gpio import GpioBarrier, GpioBarrierSettings, GpioLine
-from edge_agent.devices.barrier.modbus_rtu import ModbusBarrierSettings, ModbusRelayBarrier
+from edge_agent.devices.barrier.gpio import GpioBarrier
+from edge_agent.devices.barrier.modbus_rtu import ModbusRelayBarrier
 from edge_agent.devices.readings import BarrierPosition
 from edge_agent.devices.scale.protocols import make_parser
 from edge_agent.devices.scale.reader import ScaleReader
 from edge_agent.devices.serial_port import SerialSettings
 from edge_agent.lane.assembly import Lanes
-from edge_agent.lane.machine import Lane, LaneSettings
+from edge_agent.lane.machine import Lane
 from edge_agent.lane.policy import Policy
 from edge_agent.store import EdgeStore
 from protocol.messages import BarrierActuated, DeviceFault
@@ -32,7 +33,7 @@ from testkit import ROOT, wait_for
 def test_a_truck_settling_on_the_scale_gives_a_stable_reading_within_2_s(protocol: str) -> None:
     sim = ScaleSimulator(protocol, rate_hz=15, ramp_s=1.0, settle_s=0.8)
     sim.start()
-    reader = ScaleReader(SerialSettings(sim.path), make_parser(protocol))
+    reader = ScaleReader(SerialSettings(url=sim.path), make_parser(protocol))
     reader.start()
     try:
         sim.set_weight(24560)
@@ -54,7 +55,7 @@ def test_the_reader_rides_through_garbage_torn_frames_bad_checksums_and_silence(
 ) -> None:
     sim = ScaleSimulator(protocol, rate_hz=20, ramp_s=0.1, settle_s=0.1)
     sim.start()
-    reader = ScaleReader(SerialSettings(sim.path), make_parser(protocol), poll_interval_s=0.05)
+    reader = ScaleReader(SerialSettings(url=sim.path), make_parser(protocol), poll_interval_s=0.05)
     reader.start()
     try:
         sim.set_weight(18000)
@@ -75,7 +76,7 @@ def test_the_reader_rides_through_garbage_torn_frames_bad_checksums_and_silence(
 def test_overload_is_reported_not_read_as_a_weight() -> None:
     sim = ScaleSimulator("toledo", rate_hz=20)
     sim.start()
-    reader = ScaleReader(SerialSettings(sim.path), make_parser("toledo"))
+    reader = ScaleReader(SerialSettings(url=sim.path), make_parser("toledo"))
     reader.start()
     try:
         sim.set_overload()
@@ -95,7 +96,7 @@ def barrier_sim() -> Iterator[BarrierSimulator]:
 
 
 def modbus_barrier(sim: BarrierSimulator, confirm_s: float = 2.0) -> ModbusRelayBarrier:
-    return ModbusRelayBarrier(ModbusBarrierSettings(url=sim.path, confirm_timeout_s=confirm_s))
+    return ModbusRelayBarrier(BarrierConfig(url=sim.path, confirm_timeout_s=confirm_s))
 
 
 def test_the_barrier_opens_and_the_open_limit_confirms_it(
@@ -186,7 +187,10 @@ def test_stopping_the_lanes_closes_the_barrier_port(
     store = EdgeStore(tmp_path / "box.db")
     driver = modbus_barrier(barrier_sim)
     lane = Lane(
-        LaneSettings(policy=Policy(checkpoint="barrier-in", kind="barrier-in")),
+        LaneConfig(
+            policy=Policy(checkpoint="barrier-in", kind="barrier-in"),
+            barrier=BarrierConfig(url=barrier_sim.path),
+        ),
         store,
         BarrierController(driver, store, "barrier-in"),
     )
@@ -206,12 +210,15 @@ def test_gpio_barrier_follows_the_same_rules(tmp_path: Path) -> None:
     lines = {n: tmp_path / n for n in ("open", "close", "loop", "open_lim", "closed_lim")}
     for name, path in lines.items():
         path.write_text("1" if name == "closed_lim" else "0")
-    settings = GpioBarrierSettings(
-        open_output=GpioLine(str(lines["open"])),
-        close_output=GpioLine(str(lines["close"])),
-        loop_input=GpioLine(str(lines["loop"])),
-        open_limit_input=GpioLine(str(lines["open_lim"])),
-        closed_limit_input=GpioLine(str(lines["closed_lim"])),
+    settings = BarrierConfig(
+        type="gpio",
+        gpio={
+            "open": str(lines["open"]),
+            "close": str(lines["close"]),
+            "loop": str(lines["loop"]),
+            "open_limit": str(lines["open_lim"]),
+            "closed_limit": str(lines["closed_lim"]),
+        },
         pulse_s=0.05,
         confirm_timeout_s=0.5,
     )
@@ -277,12 +284,12 @@ def test_testers_drive_the_simulators_from_the_command_line() -> None:
 
     scale, scale_info = start("scale", "--protocol", "stgs", "--rate", "20")
     barrier, barrier_info = start("barrier", "--travel", "0.2")
-    reader = ScaleReader(SerialSettings(scale_info["pty"]), make_parser("stgs"))
+    reader = ScaleReader(SerialSettings(url=scale_info["pty"]), make_parser("stgs"))
     reader.start()
     try:
         assert post(scale_info["control"] + "/weight", {"kg": 31500})["ok"]
         assert reader.wait_for(lambda r: r.stable and r.kg == 31500, 8)
-        driver = ModbusRelayBarrier(ModbusBarrierSettings(url=barrier_info["pty"]))
+        driver = ModbusRelayBarrier(BarrierConfig(url=barrier_info["pty"]))
         post(barrier_info["control"] + "/vehicle", {"present": True})
         assert driver.read_inputs().vehicle_present
         assert driver.close().outcome == "refused_presence"

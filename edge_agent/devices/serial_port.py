@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import serial
 
+from edge_agent.config import SerialSettings
 
-@dataclass(frozen=True)
-class SerialSettings:
-    url: str
-    baudrate: int = 9600
-    bytesize: int = 8
-    parity: str = "N"
-    stopbits: int = 1
+__all__ = ["SerialSettings", "open_port"]
 
 
 def open_port(settings: SerialSettings, timeout: float = 0.05) -> serial.Serial:

@@ -10,12 +10,11 @@ from edge_agent.camera.source import FrameSource
 from edge_agent.config import AgentConfig, BarrierConfig, LaneConfig
 from edge_agent.devices.barrier.controller import BarrierController
 from edge_agent.devices.barrier.driver import BarrierDriver
-from edge_agent.devices.barrier.gpio import GpioBarrier, GpioBarrierSettings, GpioLine
-from edge_agent.devices.barrier.modbus_rtu import ModbusBarrierSettings, ModbusRelayBarrier
+from edge_agent.devices.barrier.gpio import GpioBarrier
+from edge_agent.devices.barrier.modbus_rtu import ModbusRelayBarrier
 from edge_agent.devices.scale.protocols import make_parser
 from edge_agent.devices.scale.reader import ScaleReader
-from edge_agent.devices.serial_port import SerialSettings
-from edge_agent.lane.machine import Lane, LaneSettings
+from edge_agent.lane.machine import Lane
 from edge_agent.store import EdgeStore
 from protocol.messages import Command
 
@@ -23,35 +22,7 @@ log = logging.getLogger("cuakhau.agent.lanes")
 
 
 def make_barrier(config: BarrierConfig) -> BarrierDriver:
-    if config.type == "gpio":
-        assert config.gpio is not None
-        g = config.gpio
-        return GpioBarrier(
-            GpioBarrierSettings(
-                open_output=GpioLine(g["open"]),
-                close_output=GpioLine(g["close"]),
-                loop_input=GpioLine(g["loop"]),
-                open_limit_input=GpioLine(g["open_limit"]),
-                closed_limit_input=GpioLine(g["closed_limit"]),
-                pulse_s=config.pulse_s,
-                confirm_timeout_s=config.confirm_timeout_s,
-            )
-        )
-    assert config.url is not None
-    return ModbusRelayBarrier(
-        ModbusBarrierSettings(
-            url=config.url,
-            baudrate=config.baudrate,
-            unit=config.unit,
-            open_relay=config.open_relay,
-            close_relay=config.close_relay,
-            loop_input=config.loop_input,
-            open_limit_input=config.open_limit_input,
-            closed_limit_input=config.closed_limit_input,
-            pulse_s=config.pulse_s,
-            confirm_timeout_s=config.confirm_timeout_s,
-        )
-    )
+    return GpioBarrier(config) if config.type == "gpio" else ModbusRelayBarrier(config)
 
 
 @dataclass
@@ -113,18 +84,7 @@ def _lane(c: LaneConfig, store: EdgeStore, anpr: Anpr, built: Lanes) -> Lane:
         built.cameras.append(camera)
     scale = None
     if c.scale is not None:
-        scale = ScaleReader(
-            SerialSettings(
-                c.scale.url,
-                baudrate=c.scale.baudrate,
-                bytesize=c.scale.bytesize,
-                parity=c.scale.parity,
-            ),
-            make_parser(c.scale.protocol),
-        )
+        scale = ScaleReader(c.scale, make_parser(c.scale.protocol))
         built.scales.append(scale)
     controller = BarrierController(make_barrier(c.barrier), store, c.policy.checkpoint)
-    settings = LaneSettings(
-        policy=c.policy, identify=c.identify, weighing_timeout_s=c.weighing_timeout_s
-    )
-    return Lane(settings, store, controller, camera=camera, anpr=anpr, scale=scale)
+    return Lane(c, store, controller, camera=camera, anpr=anpr, scale=scale)

@@ -19,15 +19,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
 
-import msgspec
-
 from edge_agent.anpr.engine import Anpr, jpeg
 from edge_agent.anpr.vote import PlateVote, VoteResult
 from edge_agent.camera.source import FrameSource
+from edge_agent.config import LaneConfig
 from edge_agent.devices.barrier.controller import BarrierController
 from edge_agent.devices.barrier.driver import BarrierCommError
 from edge_agent.devices.scale.reader import ScaleReader
-from edge_agent.lane.policy import Decision, Policy, Weighing, decide
+from edge_agent.lane.policy import Decision, Weighing, decide
 from edge_agent.store import EdgeStore
 from protocol.messages import (
     DeviceFault,
@@ -63,26 +62,6 @@ class State(Enum):
     FAULT = "fault"
 
 
-class IdentifySettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    agree: int = 2
-    timeout_s: float = 3.0
-    #: one read this sure, of a plate the cache knows, decides without waiting for more
-    fast_confidence: float = 0.95
-    min_confidence: float = 0.5
-    #: agreement on a plate the cache does not know: keep reading this much longer (within
-    #: timeout_s) in case it is a misread of one it knows -- a hold deserves the evidence
-    unknown_extra_s: float = 1.0
-
-
-class LaneSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    policy: Policy
-    identify: IdentifySettings = msgspec.field(default_factory=IdentifySettings)
-    weighing_timeout_s: float = 8.0
-    poll_s: float = 0.02
-    #: consecutive clear loop readings that mean the vehicle has gone
-    clear_reads: int = 4
-
-
 @dataclass
 class LaneStats:
     vehicles: int = 0
@@ -96,7 +75,7 @@ class LaneStats:
 class Lane:
     def __init__(
         self,
-        settings: LaneSettings,
+        settings: LaneConfig,
         store: EdgeStore,
         barrier: BarrierController,
         *,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from edge_agent.config import BarrierConfig
 from edge_agent.devices.barrier.driver import BarrierCommError, BarrierDriver
 from edge_agent.devices.readings import BarrierInputs
 
@@ -24,22 +25,20 @@ class GpioLine:
     active_low: bool = False
 
 
-@dataclass(frozen=True)
-class GpioBarrierSettings:
-    open_output: GpioLine
-    close_output: GpioLine
-    loop_input: GpioLine
-    open_limit_input: GpioLine
-    closed_limit_input: GpioLine
-    pulse_s: float = 0.5
-    confirm_timeout_s: float = 8.0
-
-
 class GpioBarrier(BarrierDriver):
-    def __init__(self, settings: GpioBarrierSettings) -> None:
+    def __init__(self, settings: BarrierConfig) -> None:
+        paths = settings.gpio or {}
+        missing = {"open", "close", "loop", "open_limit", "closed_limit"} - set(paths)
+        if missing:
+            raise ValueError(f"a GPIO barrier needs gpio paths for {sorted(missing)}")
         super().__init__(confirm_timeout_s=settings.confirm_timeout_s)
         self.settings = settings
-        for line in (settings.open_output, settings.close_output):
+        self.open_output = GpioLine(paths["open"])
+        self.close_output = GpioLine(paths["close"])
+        self.loop_input = GpioLine(paths["loop"])
+        self.open_limit_input = GpioLine(paths["open_limit"])
+        self.closed_limit_input = GpioLine(paths["closed_limit"])
+        for line in (self.open_output, self.close_output):
             self._write(line, False)
 
     @staticmethod
@@ -62,15 +61,14 @@ class GpioBarrier(BarrierDriver):
             raise BarrierCommError(f"cannot write {line.value_path}: {exc}") from None
 
     def read_inputs(self) -> BarrierInputs:
-        s = self.settings
         return BarrierInputs(
-            vehicle_present=self._read(s.loop_input),
-            open_limit=self._read(s.open_limit_input),
-            closed_limit=self._read(s.closed_limit_input),
+            vehicle_present=self._read(self.loop_input),
+            open_limit=self._read(self.open_limit_input),
+            closed_limit=self._read(self.closed_limit_input),
         )
 
     def _pulse(self, which: Literal["open", "close"]) -> None:
-        line = self.settings.open_output if which == "open" else self.settings.close_output
+        line = self.open_output if which == "open" else self.close_output
         try:
             self._write(line, True)
             time.sleep(self.settings.pulse_s)

@@ -4,38 +4,24 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 from typing import Literal
 
 import serial
 
+from edge_agent.config import BarrierConfig
 from edge_agent.devices.barrier import modbus_frames as mf
 from edge_agent.devices.barrier.driver import BarrierCommError, BarrierDriver
 from edge_agent.devices.readings import BarrierInputs
 from edge_agent.devices.serial_port import SerialSettings, open_port
 
 
-@dataclass(frozen=True)
-class ModbusBarrierSettings:
-    url: str
-    baudrate: int = 9600
-    unit: int = 1
-    open_relay: int = 0
-    close_relay: int = 1
-    pulse_s: float = 0.5
-    loop_input: int = 0
-    open_limit_input: int = 1
-    closed_limit_input: int = 2
-    inputs: int = 8
-    response_timeout_s: float = 0.3
-    retries: int = 2
-    confirm_timeout_s: float = 8.0
-
-
 class ModbusRelayBarrier(BarrierDriver):
-    def __init__(self, settings: ModbusBarrierSettings) -> None:
+    def __init__(self, settings: BarrierConfig) -> None:
+        if not settings.url:
+            raise ValueError("a Modbus barrier needs the url of its serial port")
         super().__init__(confirm_timeout_s=settings.confirm_timeout_s)
         self.settings = settings
+        self.line = SerialSettings(url=settings.url, baudrate=settings.baudrate)
         self.errors = 0
         self._io = threading.Lock()
         self._port: serial.Serial | None = None
@@ -54,9 +40,7 @@ class ModbusRelayBarrier(BarrierDriver):
             for _ in range(1 + s.retries):
                 try:
                     if self._port is None:
-                        self._port = open_port(
-                            SerialSettings(s.url, baudrate=s.baudrate), s.response_timeout_s
-                        )
+                        self._port = open_port(self.line, s.response_timeout_s)
                     port = self._port
                     port.reset_input_buffer()
                     port.write(request)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import serial
 
@@ -12,7 +13,7 @@ from edge_agent.devices.scale.protocols import PARSERS
 from edge_agent.devices.serial_port import SerialSettings, open_port
 
 BAUDS = (9600, 4800, 2400, 19200)
-FRAMINGS = ((8, "N"), (7, "E"))
+FRAMINGS: tuple[tuple[Literal[7, 8], Literal["N", "E", "O"]], ...] = ((8, "N"), (7, "E"))
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def probe(
     """Try every baud rate and framing; the first that yields clean frames wins."""
     for baud in BAUDS:
         for bytesize, parity in FRAMINGS:
-            settings = SerialSettings(url, baudrate=baud, bytesize=bytesize, parity=parity)
+            settings = SerialSettings(url=url, baudrate=baud, bytesize=bytesize, parity=parity)
             if progress:
                 progress(f"listening at {baud} {bytesize}{parity}1...")
             try:
