@@ -48,6 +48,7 @@ def main() -> int:
             run = ScenarioRun(
                 base,
                 central_url=central.url,
+                token=central.token("admin"),
                 mqtt_port=broker.port,
                 workdir=work,
                 log=lambda m: print(m, file=sys.stderr),

@@ -18,6 +18,8 @@ class CentralConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     client_id: str = "cuakhau-central"
     #: MQTT 5 shared-subscription group, so several central workers split the ingest.
     shared_group: str | None = None
+    #: mark the session cookie Secure: set it when central is reached over HTTPS (a TLS proxy)
+    secure_cookies: bool = False
 
 
 def load_central_config(path: str | Path) -> CentralConfig:

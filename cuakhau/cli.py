@@ -139,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--broker-port", type=int, help="embedded broker port (default: a free one)")
     serve.set_defaults(func=_central_serve)
+    from central.accounts_cli import add_commands as add_account_commands
+
+    add_account_commands(central)
 
     agent = sub.add_parser("agent", help="the gate-box agent").add_subparsers(
         dest="agent_command", required=True

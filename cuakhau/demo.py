@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from central.broker import PortTakenError, check_port_free, free_port
-from simulators.scenario_cli import wait_for_central
+from simulators.scenario_cli import central_token, wait_for_central
 
 SCENARIO = (
     Path(__file__).resolve().parent.parent / "simulators" / "scenarios" / "huu-nghi-morning.toml"
@@ -35,8 +35,9 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def _get(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=5) as response:
+def _get(url: str, token: str) -> Any:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=5) as response:
         return json.loads(response.read())
 
 
@@ -80,10 +81,13 @@ def run_demo(duration: float = 0, http_port: int | None = None, workdir: str | N
     signal.signal(signal.SIGTERM, on_signal)
     try:
         wait_for_central(api, central)
+        # No default accounts: this run's own tokens, made like an operator makes them.
+        viewer = central_token(work / "central.db", "demo-viewer", "viewer")
         scenario = load_scenario(SCENARIO)
         run = ScenarioRun(
             scenario,
             central_url=api,
+            token=central_token(work / "central.db", "demo-scenario", "admin"),
             mqtt_port=broker_port,
             mqtt_protocol=3,
             workdir=work,
@@ -95,6 +99,8 @@ def run_demo(duration: float = 0, http_port: int | None = None, workdir: str | N
             f"\ncuakhau demo running\n  API:      {api}/api/crossings  {api}/api/events"
             f"  {api}/api/devices\n  OpenAPI:  {api}/schema\n  camera:   {run.camera.url}\n"
             f"  broker:   mqtt://127.0.0.1:{broker_port} (embedded amqtt)\n"
+            f"  token:    {viewer} (a viewer's, for this run: curl -H 'Authorization:"
+            f" Bearer <token>' {api}/api/crossings)\n"
             f"  files:    {work}\n  Ctrl-C to stop\n",
             flush=True,
         )
@@ -112,9 +118,9 @@ def run_demo(duration: float = 0, http_port: int | None = None, workdir: str | N
             if central.poll() is not None:
                 print(f"cuakhau demo: central exited with {central.returncode}", file=sys.stderr)
                 return 1
-            crossings = _get(f"{api}/api/crossings?limit=1000")["items"]
+            crossings = _get(f"{api}/api/crossings?limit=1000", viewer)["items"]
             held = sum(1 for c in crossings if c.get("decision") == "hold")
-            devices = _get(f"{api}/api/devices")
+            devices = _get(f"{api}/api/devices", viewer)
             acked = max((d["acked_seq"] for d in devices), default=0)
             print(
                 f"central holds {acked} events from the box; crossings: "

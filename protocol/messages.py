@@ -51,6 +51,12 @@ Jpeg = Annotated[bytes, msgspec.Meta(max_length=MAX_CROP_BYTES)]
 Name = Annotated[str, msgspec.Meta(max_length=64, pattern=_PRINTABLE)]
 Text = Annotated[str, msgspec.Meta(max_length=500, pattern=_PRINTABLE)]
 StepName = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+ContainerNo = Annotated[str, msgspec.Meta(max_length=16, pattern=_PRINTABLE)]
+PersonName = Annotated[str, msgspec.Meta(max_length=128, pattern=_PRINTABLE)]
+DocumentId = Annotated[str, msgspec.Meta(max_length=32, pattern=_PRINTABLE)]
+VehicleClass = Annotated[str, msgspec.Meta(max_length=16, pattern=_PRINTABLE)]
+Quarantine = Literal["health", "animal", "plant"]
+DeclarationStatus = Literal["declared", "accepted", "returned", "cancelled", "exited"]
 HsCode = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{2,4}(?:\.?[0-9]{2}){0,4}$")]
 
 
@@ -177,6 +183,10 @@ class StepFlag(msgspec.Struct, kw_only=True, frozen=True):
     at: UtcTime | None = None
     user: Name | None = None
     note: Text | None = None
+    #: a customs check's outcome
+    result: Literal["match", "mismatch"] | None = None
+    #: a receipt or online payment reference (fees)
+    reference: DocumentId | None = None
 
     def __post_init__(self) -> None:
         if self.at is not None and not 2000 <= self.at.year < 2100:
@@ -192,19 +202,20 @@ class Declaration(msgspec.Struct, kw_only=True, frozen=True):
     plate: PlateText
     nationality: Nationality
     trailer_plate: PlateText | None = None
-    container_no: Annotated[str, msgspec.Meta(max_length=16, pattern=_PRINTABLE)] | None = None
-    driver_name: Annotated[str, msgspec.Meta(max_length=128, pattern=_PRINTABLE)] | None = None
-    driver_id: Annotated[str, msgspec.Meta(max_length=32, pattern=_PRINTABLE)] | None = None
-    driver_phone: Annotated[str, msgspec.Meta(max_length=32, pattern=_PRINTABLE)] | None = None
-    vehicle_class: Annotated[str, msgspec.Meta(max_length=16, pattern=_PRINTABLE)] | None = None
+    container_no: ContainerNo | None = None
+    driver_name: PersonName | None = None
+    driver_id: DocumentId | None = None
+    driver_phone: DocumentId | None = None
+    vehicle_class: VehicleClass | None = None
     declared_weight_kg: DeclaredKg | None = None
     hs_codes: Annotated[list[HsCode], msgspec.Meta(max_length=100)] = []
-    quarantine: Annotated[
-        list[Literal["health", "animal", "plant"]], msgspec.Meta(max_length=3)
-    ] = []
+    quarantine: Annotated[list[Quarantine], msgspec.Meta(max_length=3)] = []
+    #: the declaring enterprise's tax code
     enterprise: Name | None = None
-    status: Literal["declared", "accepted", "returned", "cancelled", "exited"] = "declared"
+    status: DeclarationStatus = "declared"
     steps: Annotated[dict[StepName, StepFlag], msgspec.Meta(max_length=32)] = {}
+    #: why it was returned for re-declaration (while ``status`` is returned)
+    return_reason: Text | None = None
 
 
 class DeclarationChange(msgspec.Struct, kw_only=True, frozen=True):

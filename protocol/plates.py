@@ -26,3 +26,27 @@ def plate_key(plate: str) -> str:
     if not _KEY.match(text):
         raise ValueError(f"not a licence plate: {plate!r}")
     return text
+
+
+_VN_KEY = re.compile(rf"^\d{{2}}[{VN_LETTERS}]{{1,2}}\d{{4,5}}$")
+_VN_TWO_LINE_KEY = re.compile(rf"^\d{{2}}[{VN_LETTERS}][{VN_LETTERS}0-9]\d{{4,5}}$")
+_CN_KEY = re.compile(r"^[A-HJ-NP-Z][A-HJ-NP-Z0-9]{5,6}$")
+
+
+def plate_problem(plate: str, nationality: str) -> str | None:
+    """Why ``plate`` is not a plate of ``nationality`` (VN: one-line ``12C-345.67``, two-line
+    ``59-X1 123.45``, trailer ``12R-004.56``; CN: ``桂A4K9X1`` with or without the province
+    character), or None when it is one."""
+    try:
+        key = plate_key(plate)
+    except ValueError as exc:
+        return str(exc)
+    if nationality == "VN":
+        if _VN_KEY.match(key) or _VN_TWO_LINE_KEY.match(key):
+            return None
+        return f"{plate!r} is not a Vietnamese plate (e.g. 12C-345.67, 59-X1 123.45, 12R-004.56)"
+    if nationality == "CN":
+        if _CN_KEY.match(key):
+            return None
+        return f"{plate!r} is not a Chinese plate (e.g. 桂A4K9X1 or A4K9X1)"
+    return f"unknown nationality {nationality!r}"

@@ -74,6 +74,21 @@ def wait_for_central(url: str, process: subprocess.Popen[bytes], timeout: float 
     raise RuntimeError(f"central did not answer on {url} within {timeout:.0f}s")
 
 
+def central_token(db: Path, name: str, role: str) -> str:
+    """An API token made in central's database with ``cuakhau central token create``."""
+    done = subprocess.run(
+        [sys.executable, "-m", "cuakhau", "central", "token", "create", name, "--role", role,
+         "--db", str(db), "--expires-days", "2"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"cannot make a {role} token: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
 def run_scenario_file(file: str, keep: bool = False) -> int:
     try:
         scenario = load_scenario(file)
@@ -117,6 +132,7 @@ def run_scenario_file(file: str, keep: bool = False) -> int:
         run = ScenarioRun(
             scenario,
             central_url=url,
+            token=central_token(work / "central.db", "scenario", "admin"),
             mqtt_port=mqtt_port,
             mqtt_protocol=protocol,
             workdir=work,

@@ -19,3 +19,10 @@ def declaration(number: str, plate: str, status: str = "accepted", **extra: Any)
         "vehicle_class": "VT6",
         **extra,
     }
+
+
+def declared(number: str, plate: str, **extra: Any) -> dict[str, Any]:
+    """What an enterprise sends to ``POST /api/declarations/``: no status, no steps."""
+    body = declaration(number, plate, **extra)
+    body.pop("status")
+    return body

@@ -76,6 +76,7 @@ class Central(Proc):
     def __init__(self, workdir: Path, mqtt_port: int, protocol: int = 5) -> None:
         self.http_port = free_port()
         self.db = workdir / "central.db"
+        self._tokens: dict[Any, str] = {}
         super().__init__(
             [
                 "central",
@@ -104,26 +105,104 @@ class Central(Proc):
         if not self.alive():
             raise RuntimeError(f"central exited:\n{self.output()[-3000:]}")
         try:
-            return bool(self.get("/health")["mqtt_connected"])
-        except (urllib.error.URLError, ConnectionError, OSError):
+            return bool(self.get("/health", role=None)["mqtt_connected"])
+        except (urllib.error.URLError, ConnectionError, OSError, AssertionError):
             return False
 
-    def get(self, path: str) -> Any:
-        with urllib.request.urlopen(self.url + path, timeout=10) as response:
-            return json.loads(response.read())
+    def token(self, role: str, tax_code: str | None = None, **options: Any) -> str:
+        """An API token for ``role`` (made once per role and tax code, in central's database,
+        as ``cuakhau central token create`` makes it)."""
+        key = (role, tax_code, tuple(sorted(options.items())))
+        if key not in self._tokens:
+            from central.store import CentralStore
 
-    def send(self, method: str, path: str, body: Any) -> tuple[int, Any]:
+            store = CentralStore(self.db)
+            try:
+                self._tokens[key] = store.accounts.create_token(
+                    f"test-{role}-{len(self._tokens)}",
+                    role,
+                    created_by="testkit",
+                    tax_code=tax_code,
+                    **options,
+                )
+            finally:
+                store.close()
+        return self._tokens[key]
+
+    def login(self, username: str, role: str, tax_code: str | None = None) -> dict[str, str]:
+        """A person's session: makes the account (a random password) and logs in over HTTP;
+        the headers to send (the session cookie and the CSRF token)."""
+        import secrets
+
+        from central.store import CentralStore
+
+        password = secrets.token_urlsafe(16)
+        store = CentralStore(self.db)
+        try:
+            store.accounts.add_user(username, role, password, tax_code=tax_code)
+        finally:
+            store.close()
+        request = urllib.request.Request(
+            self.url + "/api/session",
+            data=json.dumps({"username": username, "password": password}).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            me = json.loads(response.read())
+            cookie = response.headers["Set-Cookie"].split(";")[0]
+        return {"Cookie": cookie, "X-CSRF-Token": me["csrf_token"]}
+
+    def get(self, path: str, role: str | None = "admin") -> Any:
+        """GET as a caller in ``role`` (None: anonymous); the JSON body, raising on an error."""
+        status, body = self.send("GET", path, None, role=role)
+        if status >= 400:
+            raise AssertionError(f"GET {path} as {role}: {status} {body}")
+        return body
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        body: Any,
+        *,
+        role: str | None = "customs",
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
+        """A request as a caller in ``role`` (or with ``token``; None: anonymous): status and
+        the JSON body."""
+        sent = {"Content-Type": "application/json", **(headers or {})}
+        if token is None and role is not None:
+            token = self.token(role)
+        if token is not None:
+            sent["Authorization"] = f"Bearer {token}"
         request = urllib.request.Request(
             self.url + path,
             data=None if body is None else json.dumps(body).encode(),
             method=method,
-            headers={"Content-Type": "application/json"},
+            headers=sent,
         )
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
-                return response.status, json.loads(response.read())
+                raw = response.read()
+                if "json" not in response.headers.get("Content-Type", "json"):
+                    return response.status, raw.decode(errors="replace")
+                return response.status, json.loads(raw) if raw else None
         except urllib.error.HTTPError as exc:
-            return exc.code, json.loads(exc.read() or b"null")
+            raw = exc.read()
+            try:
+                return exc.code, json.loads(raw or b"null")
+            except json.JSONDecodeError:
+                return exc.code, raw.decode(errors="replace")
+
+    def declare(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Put a declaration at central as the national platform has it (status and steps as
+        given): the admin's import. Raises on an error."""
+        status, answer = self.send("POST", "/api/declarations/import", body, role="admin")
+        if status != 201:
+            raise AssertionError(f"import of {body.get('number')}: {status} {answer}")
+        return dict(answer)
 
     def stored_events(self, device: str) -> list[tuple[int, str]]:
         """(seq, id) of every event central stored for ``device``, read from its database."""

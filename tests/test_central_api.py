@@ -1,46 +1,14 @@
-"""Central's HTTP API as an enterprise or staff client uses it, on a running central."""
+"""Central's HTTP API as staff clients read it, on a running central (declarations:
+test_central_lifecycle.py; who may call what: test_central_access.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from testkit import wait_for
-from testkit.declarations import declaration
 from testkit.mosquitto import Mosquitto
 from testkit.outbox import fill_outbox
 from testkit.processes import Agent, Central, Proc, agent_config
-
-
-def test_declarations_are_validated_created_once_updated_and_listed(central: Central) -> None:
-    code, body = central.send("POST", "/api/declarations/", declaration("123", "12C-345.67"))
-    assert code == 422 and "number" in str(body)
-    code, body = central.send("POST", "/api/declarations/", declaration("2026112300001", "!!"))
-    assert code == 422 and "plate" in str(body)
-    assert (
-        central.send("POST", "/api/declarations/", declaration("2026112300001", "12C-345.67"))[0]
-        == 201
-    )
-    code, body = central.send(
-        "POST", "/api/declarations/", declaration("2026112300001", "12C-345.67")
-    )
-    assert code == 409 and "PUT" in body["detail"]
-    code, _ = central.send(
-        "PUT", "/api/declarations/2026112300099", declaration("2026112300099", "12C-345.67")
-    )
-    assert code == 404
-    code, _ = central.send(
-        "PUT", "/api/declarations/2026112300001", declaration("2026112300002", "12C-345.67")
-    )
-    assert code == 400
-    code, body = central.send(
-        "PUT",
-        "/api/declarations/2026112300001",
-        declaration("2026112300001", "12C-345.67", "returned"),
-    )
-    assert code == 200 and body["declaration"]["status"] == "returned"
-    listed = central.get("/api/declarations/?plate=12C34567")
-    assert listed["total"] == 1 and listed["items"][0]["status"] == "returned"
-    assert central.get("/api/declarations/2026112300001")["plate"] == "12C-345.67"
 
 
 def test_events_are_listed_filtered_and_paged(

@@ -26,10 +26,7 @@ def test_declaration_created_over_http_reaches_the_box_cache(
     processes.append(agent)
     agent.start()
     wait_for(lambda: central.get("/api/devices"), 20, "the box to introduce itself")
-    status, body = central.send(
-        "POST", "/api/declarations/", declaration("2026112300001", "桂A4K9X1")
-    )
-    assert status == 201, body
+    body = central.declare(declaration("2026112300001", "桂A4K9X1"))
     assert body["published"] is True
     db = tmp_path / "hn-d1.db"
     # The Lang Son platform stores Chinese plates without the province character: both match.
@@ -44,7 +41,7 @@ def test_changes_made_while_the_box_was_offline_arrive_in_order_on_reconnect(
     agent = Agent(tmp_path, config)
     processes.append(agent)
     agent.start()
-    central.send("POST", "/api/declarations/", declaration("2026112300010", "12C-345.67"))
+    central.declare(declaration("2026112300010", "12C-345.67"))
     db = tmp_path / "hn-d2.db"
     wait_for(lambda: cached(db, "12C34567") == ["accepted"], 20, "the first declaration")
     agent.stop()
@@ -52,19 +49,11 @@ def test_changes_made_while_the_box_was_offline_arrive_in_order_on_reconnect(
     # While the box is away: a new declaration, then it is returned, then re-declared OK;
     # another truck declared; a declaration for another gate (must not reach this box).
     plate = "29H-888.12"
-    assert central.send("POST", "/api/declarations/", declaration("2026112300011", plate))[0] == 201
+    central.declare(declaration("2026112300011", plate))
     for status in ("returned", "accepted", "returned"):
-        code, _ = central.send(
-            "PUT", "/api/declarations/2026112300011", declaration("2026112300011", plate, status)
-        )
-        assert code == 200
-    central.send(
-        "PUT",
-        "/api/declarations/2026112300010",
-        declaration("2026112300010", "12C-345.67", "exited"),
-    )
-    other_gate = declaration("2026112300012", "20C-456.78") | {"gate": "TT"}
-    assert central.send("POST", "/api/declarations/", other_gate)[0] == 201
+        central.declare(declaration("2026112300011", plate, status))
+    central.declare(declaration("2026112300010", "12C-345.67", "exited"))
+    central.declare(declaration("2026112300012", "20C-456.78") | {"gate": "TT"})
 
     agent.start()
     # In order: the last word on 2026112300011 was "returned", never an earlier state.

@@ -25,6 +25,7 @@ def test_a_morning_of_24_trucks_gets_every_decision_right(
     run = ScenarioRun(
         scenario,
         central_url=central.url,
+        token=central.token("admin"),
         mqtt_port=mosquitto.port,
         workdir=tmp_path,
         log=lambda _: None,
@@ -56,6 +57,7 @@ def test_the_same_day_with_the_broker_down_for_the_middle_third(
     run = ScenarioRun(
         scenario,
         central_url=central.url,
+        token=central.token("admin"),
         mqtt_port=mosquitto.port,
         workdir=tmp_path,
         broker_down=mosquitto.stop,
@@ -97,6 +99,7 @@ def test_a_stuck_barrier_faults_the_lane_until_staff_reset_it(
     run = ScenarioRun(
         _one_truck_scenario(),
         central_url=central.url,
+        token=central.token("admin"),
         mqtt_port=mosquitto.port,
         workdir=tmp_path,
         device="stuck-box",
@@ -130,7 +133,8 @@ def test_a_stuck_barrier_faults_the_lane_until_staff_reset_it(
         status, body = central.send(
             "POST",
             "/api/devices/stuck-box/commands",
-            {"action": "reset_fault", "by": "tech.tran", "checkpoint": "barrier-in"},
+            {"action": "reset_fault", "checkpoint": "barrier-in"},
+            role="technician",
         )
         assert status == 202 and body["published"]
         wait_for(lambda: run._lane_state() == "idle", 20, "the lane back to idle")
@@ -144,6 +148,7 @@ def test_staff_open_a_held_lane_once_and_it_is_recorded(
     run = ScenarioRun(
         _one_truck_scenario(),
         central_url=central.url,
+        token=central.token("admin"),
         mqtt_port=mosquitto.port,
         workdir=tmp_path,
         device="held-box",
@@ -154,16 +159,37 @@ def test_staff_open_a_held_lane_once_and_it_is_recorded(
         run.camera.show("29C-888.12")
         run.barrier.set_vehicle(True)
         wait_for(lambda: run._lane_state() == "held", 30, "the lane holding the truck")
+        guard = central.login("guard.le", "border_guard")
         code, body = central.send(
             "POST",
             "/api/devices/held-box/commands",
-            {"action": "open", "by": "guard.le", "checkpoint": "barrier-in"},
+            {"action": "open", "checkpoint": "barrier-in"},
+            role=None,
+            headers=guard,
         )
         assert code == 400 and "reason" in body["detail"]
+        # who opened is the caller, never a field of the request
         code, body = central.send(
             "POST",
             "/api/devices/held-box/commands",
-            {"action": "open", "by": "guard.le", "reason": "escorted", "checkpoint": "barrier-in"},
+            {"action": "open", "by": "chief.inspector", "reason": "x", "checkpoint": "barrier-in"},
+            role=None,
+            headers=guard,
+        )
+        assert code == 422 and body["extra"][0]["key"] == "by"
+        code, _ = central.send(
+            "POST",
+            "/api/devices/held-box/commands",
+            {"action": "open", "reason": "escorted", "checkpoint": "barrier-in"},
+            role="technician",
+        )
+        assert code == 403, "a technician does not run a checkpoint"
+        code, body = central.send(
+            "POST",
+            "/api/devices/held-box/commands",
+            {"action": "open", "reason": "escorted", "checkpoint": "barrier-in"},
+            role=None,
+            headers=guard,
         )
         assert code == 202
         wait_for(lambda: run.barrier.state()["open_limit"], 20, "the barrier open")
@@ -176,6 +202,8 @@ def test_staff_open_a_held_lane_once_and_it_is_recorded(
         )
         assert overrides[0]["by"] == "guard.le" and overrides[0]["reason"] == "escorted"
         assert overrides[0]["command_id"] == body["command"]["id"]
+        audit = central.get("/api/audit?action=command:open")
+        assert audit[0]["actor"] == "guard.le" and audit[0]["object"] == "device:held-box"
         assert len([r for r in run.barrier.received if r.relay == 0]) == 1
     finally:
         run.stop()
@@ -190,6 +218,7 @@ def test_a_local_operator_opens_a_held_lane_with_the_link_down(
     run = ScenarioRun(
         _one_truck_scenario(),
         central_url=central.url,
+        token=central.token("admin"),
         mqtt_port=mosquitto.port,
         workdir=tmp_path,
         device="local-box",

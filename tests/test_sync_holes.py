@@ -27,7 +27,7 @@ from protocol.messages import (
     WeightMeasured,
 )
 from testkit import wait_for
-from testkit.declarations import declaration
+from testkit.declarations import declaration, declared
 from testkit.intruder import publish
 from testkit.mosquitto import Mosquitto
 from testkit.outbox import fill_outbox
@@ -87,7 +87,8 @@ def test_a_seq_forged_before_the_box_sends_it_is_never_acked_and_nothing_is_drop
         code, body = central.send(
             "POST",
             f"/api/incidents/{incident['id']}/resolve",
-            {"keep": "incoming", "by": "ops.le", "note": "the box's own events"},
+            {"keep": "incoming", "note": "the box's own events"},
+            role="technician",
         )
         assert code == 200, body
     assert body["acked_seq"] == 45 and body["ack_published"] is True
@@ -96,11 +97,12 @@ def test_a_seq_forged_before_the_box_sends_it_is_never_acked_and_nothing_is_drop
     code, body = central.send(
         "POST",
         f"/api/incidents/{incidents[0]['id']}/resolve",
-        {"keep": "stored", "by": "ops.le", "note": "again"},
+        {"keep": "stored", "note": "again"},
+        role="technician",
     )
     assert code == 409 and "resolved" in body["detail"]
     resolved = central.get(f"/api/incidents?device={DEVICE}&open=false")
-    assert len(resolved) == 10 and all(i["resolved_by"] == "ops.le" for i in resolved)
+    assert len(resolved) == 10 and all(i["resolved_by"].startswith("token:") for i in resolved)
 
 
 def test_a_forged_far_ahead_seq_is_refused_and_causes_no_resend_storm(
@@ -131,12 +133,15 @@ def test_a_forged_far_ahead_seq_is_refused_and_causes_no_resend_storm(
 def test_an_oversized_declaration_is_refused_and_a_stuck_change_never_blocks_later_ones(
     tmp_path: Path, mosquitto: Mosquitto, central: Central, processes: list[Proc]
 ) -> None:
-    huge = declaration("2026112300001", "12C-345.67", driver_name="x" * 9_000_000)
+    huge = declared("2026112300001", "12C-345.67", driver_name="x" * 9_000_000)
     request = urllib.request.Request(
         central.url + "/api/declarations/",
         data=msgspec.json.encode(huge),
         method="POST",
-        headers={"Content-Type": "application/json"},
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {central.token('customs')}",
+        },
     )
     try:
         urllib.request.urlopen(request, timeout=30)
@@ -148,17 +153,14 @@ def test_an_oversized_declaration_is_refused_and_a_stuck_change_never_blocks_lat
     code, body = central.send(
         "POST",
         "/api/declarations/",
-        declaration("2026112300001", "12C-345.67", driver_name="x" * 200),
+        declared("2026112300001", "12C-345.67", driver_name="x" * 200),
     )
     assert code == 422 and body["extra"][0]["key"] == "driver_name", body
 
     agent = Agent(tmp_path, agent_config(tmp_path, DEVICE, mosquitto.port))
     processes.append(agent)
     agent.start()
-    assert (
-        central.send("POST", "/api/declarations/", declaration("2026112300002", "29H-888.12"))[0]
-        == 201
-    )
+    central.declare(declaration("2026112300002", "29H-888.12"))
     db = tmp_path / f"{DEVICE}.db"
 
     def cached() -> int:
@@ -190,10 +192,7 @@ def test_an_oversized_declaration_is_refused_and_a_stuck_change_never_blocks_lat
     )
     conn.commit()
     conn.close()
-    assert (
-        central.send("POST", "/api/declarations/", declaration("2026112300004", "20C-456.78"))[0]
-        == 201
-    )
+    central.declare(declaration("2026112300004", "20C-456.78"))
     wait_for(lambda: cached() == 2, 20, "the change after the stuck one")
     incidents = central.get("/api/incidents?kind=change_undeliverable")
     assert len(incidents) == 1 and incidents[0]["detail"]["number"] == "2026112300003"
@@ -208,8 +207,7 @@ def test_a_resync_cut_short_leaves_the_box_deciding_from_its_old_cache(
     agent.start()
     plates = [f"29H-{100 + i:03d}.{10 + i:02d}" for i in range(30)]
     for i, plate in enumerate(plates):
-        code, _ = central.send("POST", "/api/declarations/", declaration(f"20261123{i:05d}", plate))
-        assert code == 201
+        central.declare(declaration(f"20261123{i:05d}", plate))
     db = tmp_path / f"{DEVICE}.db"
 
     def cache() -> tuple[int, int | None, int, list[str]]:
@@ -298,7 +296,10 @@ def test_numbers_past_64_bits_and_deep_bodies_get_400_never_500(
         central.url + "/api/declarations/",
         data=b"[" * 100_000 + b"]" * 100_000,
         method="POST",
-        headers={"Content-Type": "application/json"},
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {central.token('customs')}",
+        },
     )
     try:
         urllib.request.urlopen(request, timeout=10)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
@@ -47,6 +47,9 @@ log = logging.getLogger("cuakhau.agent.lane")
 COMMAND_MAX_AGE_S = 60.0
 #: how often the lane looks for a local operator's command (lane/operator.py)
 OPERATOR_POLL_S = 0.2
+#: how often a held lane decides again from the cached declaration (an agency may have
+#: confirmed the missing step meanwhile: the barrier then opens with no one at the box)
+REDECIDE_S = 0.5
 
 
 class State(Enum):
@@ -99,6 +102,10 @@ class Lane:
         self._thread: threading.Thread | None = None
         self._comm_down = False
         self._operator_polled = 0.0
+        #: while held: decides again for the truck at the barrier (None: nothing to go on)
+        self._redecide: Callable[[], Decision] | None = None
+        self._redecided_at = 0.0
+        self._reopened: Decision | None = None
         row = store.lanes.state(self.checkpoint)
         self.state = State.FAULT if row and row.state == State.FAULT.value else State.IDLE
         if row and self.state is State.FAULT:
@@ -204,9 +211,21 @@ class Lane:
             clear = clear + 1 if present is False else 0
             if clear >= self.settings.clear_reads:
                 return True
-            if self.state is State.HELD and self._take_override():
+            if self.state is State.HELD and (self._take_override() or self._decided_again()):
                 return False
             self._stop.wait(self.settings.poll_s)
+        return False
+
+    def _decided_again(self) -> bool:
+        """While held: True when the policy now opens for the same truck (its declaration
+        changed: a step confirmed, a re-declaration accepted)."""
+        if self._redecide is None or time.monotonic() - self._redecided_at < REDECIDE_S:
+            return False
+        self._redecided_at = time.monotonic()
+        decision = self._redecide()
+        if decision.open:
+            self._reopened = decision
+            return True
         return False
 
     def _poll_operator(self) -> None:
@@ -290,13 +309,17 @@ class Lane:
                     )
                 )
         self._enter(State.DECIDING, events, plate)
-        decision = decide(
-            self.policy,
-            lead.text if lead else None,
-            self.store.declarations.for_plate(lead.text) if lead else [],
-            weighing,
-            self._yard_count(),
-        )
+
+        def decide_now() -> Decision:
+            return decide(
+                self.policy,
+                lead.text if lead else None,
+                self.store.declarations.for_plate(lead.text) if lead else [],
+                weighing,
+                self._yard_count(),
+            )
+
+        decision = decide_now()
         decided = LaneDecision(
             at=now(),
             checkpoint=cp,
@@ -315,7 +338,11 @@ class Lane:
         else:
             self.stats.held += 1
             self._enter(State.HELD, [decided], plate, "; ".join(decision.codes))
-            self._hold(plate, decision)
+            self._redecide = decide_now if lead is not None else None
+            try:
+                self._hold(plate, decision, crop, weighing)
+            finally:
+                self._redecide, self._reopened = None, None
 
     def _identify(self, trigger: float) -> VoteResult | None:
         if self.camera is None or self.anpr is None:
@@ -418,8 +445,29 @@ class Lane:
             self._enter(State.FAULT, plate=plate, detail=f"close {result.outcome}: {result.detail}")
             return
 
-    def _hold(self, plate: str | None, decision: Decision) -> None:
+    def _hold(
+        self,
+        plate: str | None,
+        decision: Decision,
+        crop: bytes | None = None,
+        weighing: Weighing | None = None,
+    ) -> None:
         while not self._stop.is_set():
+            reopened, self._reopened = self._reopened, None
+            if reopened is not None:
+                decided = LaneDecision(
+                    at=self._now(),
+                    checkpoint=self.checkpoint,
+                    plate=plate,
+                    decision="open",
+                    declaration=reopened.declaration.number if reopened.declaration else None,
+                    weight_kg=weighing.kg if weighing else None,
+                    crop_jpeg=crop,
+                )
+                self.stats.opened += 1
+                self._enter(State.OPENING, [decided], plate, "decided again: now in order")
+                self._open_and_pass(plate)
+                return
             with self._flags:
                 override, self._override = self._override, None
             if override is not None:

@@ -1,0 +1,204 @@
+"""``cuakhau central user ...`` and ``cuakhau central token ...``: accounts for operations.
+
+They work on central's database directly (central may be running), so the first admin can be
+made before anyone can log in. There is no default account and no default password: a password
+is typed (twice) or read from a file; a token is printed once and never again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from central.accounts import AccountError, Principal
+from central.roles import ROLES
+from protocol.errors import UserError
+
+#: who the audit trail names for what is done from this command line
+_CLI = Principal("cli", "admin", None, "session")
+
+
+def add_commands(central: Any) -> None:
+    """Add ``user`` and ``token`` to the ``cuakhau central`` subcommands."""
+    user = central.add_parser("user", help="staff accounts").add_subparsers(
+        dest="user_command", required=True
+    )
+    add = user.add_parser("add", help="a new account (asks for its password)")
+    add.add_argument("username")
+    add.add_argument("--role", required=True, choices=ROLES)
+    add.add_argument("--tax-code", help="an enterprise account's tax code")
+    add.add_argument("--name", help="display name")
+    add.add_argument("--language", choices=("vi", "en"), default="vi")
+    _password_option(add)
+    add.set_defaults(func=_user_add)
+    passwd = user.add_parser("passwd", help="set a new password (ends the user's sessions)")
+    passwd.add_argument("username")
+    _password_option(passwd)
+    passwd.set_defaults(func=_user_passwd)
+    disable = user.add_parser("disable", help="no more logins; open sessions end")
+    disable.add_argument("username")
+    disable.set_defaults(func=_user_disable)
+    listing = user.add_parser("list", help="accounts as JSON lines")
+    listing.set_defaults(func=_user_list)
+
+    token = central.add_parser("token", help="API tokens").add_subparsers(
+        dest="token_command", required=True
+    )
+    create = token.add_parser("create", help="a new token, printed once")
+    create.add_argument("name")
+    create.add_argument("--role", required=True, choices=ROLES)
+    create.add_argument("--tax-code", help="an enterprise token's tax code")
+    create.add_argument("--expires-days", type=float, default=90)
+    create.set_defaults(func=_token_create)
+    revoke = token.add_parser("revoke", help="refuse the token from now on")
+    revoke.add_argument("name")
+    revoke.set_defaults(func=_token_revoke)
+    tokens = token.add_parser("list", help="tokens as JSON lines (never the secrets)")
+    tokens.set_defaults(func=_token_list)
+
+    for parser in (add, passwd, disable, listing, create, revoke, tokens):
+        parser.add_argument("--db", help="central's SQLite file (default cuakhau-central.db)")
+        parser.add_argument("--config", help="central's TOML file (for its db)")
+
+
+def _password_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--password-file", help="read the password from this file (else it is asked for)"
+    )
+
+
+def _store(args: argparse.Namespace) -> Any:
+    from central.config import CentralConfig, load_central_config
+    from central.store import CentralStore
+
+    config = load_central_config(args.config) if args.config else CentralConfig()
+    path = args.db or config.db
+    if not Path(path).exists():
+        raise UserError(
+            f"{path}: no central database here; give --db (or --config), or run"
+            " `cuakhau central serve` once to create it"
+        )
+    return CentralStore(path)
+
+
+def _password(args: argparse.Namespace) -> str:
+    if args.password_file:
+        try:
+            return Path(args.password_file).read_text(encoding="utf-8").rstrip("\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UserError(f"{args.password_file}: cannot read the password ({exc})") from None
+    if not sys.stdin.isatty():
+        raise UserError("no terminal to ask the password on: give --password-file")
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise UserError("the two passwords differ")
+    return first
+
+
+def _run(args: argparse.Namespace, action: str, obj: str, after: Any, work: Any) -> int:
+    store = _store(args)
+    try:
+        with store.transaction():
+            result = work(store.accounts)
+            store.audit.record(_CLI, action, obj, after=after, client="command line")
+    except AccountError as exc:
+        raise UserError(str(exc)) from None
+    finally:
+        store.close()
+    if result is not None:
+        print(result)
+    return 0
+
+
+def _user_add(args: argparse.Namespace) -> int:
+    password = _password(args)
+    return _run(
+        args,
+        "user:add",
+        f"user:{args.username}",
+        {"role": args.role, "tax_code": args.tax_code},
+        lambda accounts: (
+            accounts.add_user(
+                args.username,
+                args.role,
+                password,
+                tax_code=args.tax_code,
+                display_name=args.name,
+                language=args.language,
+            )
+            and f"user {args.username} added ({args.role})"
+        ),
+    )
+
+
+def _user_passwd(args: argparse.Namespace) -> int:
+    password = _password(args)
+    return _run(
+        args,
+        "user:passwd",
+        f"user:{args.username}",
+        None,
+        lambda accounts: (
+            accounts.set_password(args.username, password) or f"password of {args.username} changed"
+        ),
+    )
+
+
+def _user_disable(args: argparse.Namespace) -> int:
+    return _run(
+        args,
+        "user:disable",
+        f"user:{args.username}",
+        None,
+        lambda accounts: accounts.disable(args.username) or f"user {args.username} disabled",
+    )
+
+
+def _user_list(args: argparse.Namespace) -> int:
+    store = _store(args)
+    try:
+        for user in store.accounts.users():
+            print(json.dumps(user.__dict__, ensure_ascii=False))
+    finally:
+        store.close()
+    return 0
+
+
+def _token_create(args: argparse.Namespace) -> int:
+    return _run(
+        args,
+        "token:create",
+        f"token:{args.name}",
+        {"role": args.role, "tax_code": args.tax_code, "expires_days": args.expires_days},
+        lambda accounts: accounts.create_token(
+            args.name,
+            args.role,
+            created_by="cli",
+            tax_code=args.tax_code,
+            expires_days=args.expires_days,
+        ),
+    )
+
+
+def _token_revoke(args: argparse.Namespace) -> int:
+    return _run(
+        args,
+        "token:revoke",
+        f"token:{args.name}",
+        None,
+        lambda accounts: accounts.revoke_token(args.name) or f"token {args.name} revoked",
+    )
+
+
+def _token_list(args: argparse.Namespace) -> int:
+    store = _store(args)
+    try:
+        for token in store.accounts.tokens():
+            print(json.dumps(token.__dict__, ensure_ascii=False))
+    finally:
+        store.close()
+    return 0

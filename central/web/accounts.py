@@ -1,0 +1,266 @@
+"""Logging in and out, who am I, and the admin's accounts and API tokens."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+import anyio.to_thread
+import msgspec
+from litestar import Request, Response, delete, get, post
+from litestar.datastructures import Cookie
+from litestar.exceptions import ClientException, NotAuthorizedException
+from litestar.status_codes import HTTP_201_CREATED
+
+from central.accounts import FAILURE_WINDOW, AccountError, Principal
+from central.roles import ROLES, Role
+from central.store import CentralStore
+from central.web.auth import PUBLIC, SESSION_COOKIE, client_address, roles
+from central.web.context import audit
+
+log = logging.getLogger("cuakhau.central.auth")
+
+Username = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+Password = Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
+#: every role but enterprise may read who it is; every one may log in
+ANYONE: frozenset[Role] = frozenset(ROLES)
+
+
+class Login(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    username: Username
+    password: Password
+
+
+class Me(msgspec.Struct):
+    name: str
+    role: str
+    tax_code: str | None
+    via: str
+    #: send this in ``X-CSRF-Token`` with every write made with the session cookie
+    csrf_token: str | None
+
+
+def _me(who: Principal) -> Me:
+    return Me(name=who.name, role=who.role, tax_code=who.tax_code, via=who.via, csrf_token=who.csrf)
+
+
+@post("/api/session", tags=["accounts"], status_code=200, opt=PUBLIC)
+async def login(store: CentralStore, request: Request[Any, Any, Any], data: Login) -> Response[Me]:
+    """Log in: a session cookie (HttpOnly, SameSite=Strict) and the CSRF token for writes.
+    Too many failures for a user or from an address: 429 for a while."""
+    client = client_address(request)
+    accounts = store.accounts
+    if await anyio.to_thread.run_sync(accounts.too_many_failures, data.username, client):
+        log.warning("login refused (too many failures) user=%s client=%s", data.username, client)
+        raise ClientException(
+            "too many failed logins; try again later",
+            status_code=429,
+            headers={"Retry-After": str(int(FAILURE_WINDOW.total_seconds()))},
+        )
+    done = await anyio.to_thread.run_sync(accounts.login, data.username, data.password, client)
+    if done is None:
+        log.warning("login failed user=%s client=%s", data.username, client)
+        raise NotAuthorizedException("wrong user name or password")
+    session_id, who = done
+    log.info("login user=%s role=%s client=%s", who.name, who.role, client)
+    secure = bool(request.app.state.get("secure_cookies", False))
+    cookie = Cookie(
+        key=SESSION_COOKIE,
+        value=session_id,
+        httponly=True,
+        samesite="strict",
+        secure=secure,
+        path="/",
+    )
+    return Response(_me(who), cookies=[cookie])
+
+
+@get("/api/session", tags=["accounts"], sync_to_thread=False, opt=roles(ANYONE))
+def whoami(principal: Principal) -> Me:
+    """Who the caller is (and, for a session, its CSRF token)."""
+    return _me(principal)
+
+
+@delete("/api/session", tags=["accounts"], sync_to_thread=True, status_code=200, opt=roles(ANYONE))
+def logout(store: CentralStore, request: Request[Any, Any, Any]) -> Response[dict[str, bool]]:
+    value = request.cookies.get(SESSION_COOKIE)
+    if value:
+        store.accounts.logout(value)
+    response = Response({"logged_out": True})
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+class UserView(msgspec.Struct):
+    username: str
+    role: str
+    tax_code: str | None
+    display_name: str | None
+    language: str
+    created_at: str
+    disabled_at: str | None
+
+
+class NewUser(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    username: Username
+    role: Role
+    password: Password
+    tax_code: Annotated[str, msgspec.Meta(max_length=16)] | None = None
+    display_name: Annotated[str, msgspec.Meta(max_length=128)] | None = None
+    language: str = "vi"
+
+
+@get("/api/users", tags=["accounts"], sync_to_thread=True, opt=roles({"admin"}))
+def list_users(store: CentralStore) -> list[UserView]:
+    return [msgspec.convert(u, UserView, from_attributes=True) for u in store.accounts.users()]
+
+
+@post(
+    "/api/users",
+    tags=["accounts"],
+    sync_to_thread=True,
+    status_code=HTTP_201_CREATED,
+    opt=roles({"admin"}),
+)
+def add_user(
+    store: CentralStore, principal: Principal, request: Request[Any, Any, Any], data: NewUser
+) -> UserView:
+    try:
+        with store.transaction():
+            user = store.accounts.add_user(
+                data.username,
+                data.role,
+                data.password,
+                tax_code=data.tax_code,
+                display_name=data.display_name,
+                language=data.language,
+            )
+            audit(
+                store,
+                principal,
+                request,
+                "user:add",
+                f"user:{data.username}",
+                after={"role": data.role, "tax_code": data.tax_code},
+            )
+    except AccountError as exc:
+        raise ClientException(str(exc), status_code=422) from None
+    return msgspec.convert(user, UserView, from_attributes=True)
+
+
+@post(
+    "/api/users/{username:str}/disable",
+    tags=["accounts"],
+    sync_to_thread=True,
+    status_code=200,
+    opt=roles({"admin"}),
+)
+def disable_user(
+    store: CentralStore, principal: Principal, request: Request[Any, Any, Any], username: str
+) -> dict[str, str]:
+    try:
+        with store.transaction():
+            store.accounts.disable(username)
+            audit(store, principal, request, "user:disable", f"user:{username}")
+    except AccountError as exc:
+        raise ClientException(str(exc), status_code=404) from None
+    return {"disabled": username}
+
+
+class NewToken(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    role: Role
+    tax_code: Annotated[str, msgspec.Meta(max_length=16)] | None = None
+    expires_days: Annotated[float, msgspec.Meta(gt=0, le=3650)] = 90
+
+
+class TokenCreated(msgspec.Struct):
+    name: str
+    role: str
+    #: shown once: only its hash is kept
+    token: str
+
+
+class TokenView(msgspec.Struct):
+    name: str
+    role: str
+    tax_code: str | None
+    created_by: str
+    created_at: str
+    expires_at: str
+    revoked_at: str | None
+    last_used_at: str | None
+
+
+@get("/api/tokens", tags=["accounts"], sync_to_thread=True, opt=roles({"admin"}))
+def list_tokens(store: CentralStore) -> list[TokenView]:
+    return [msgspec.convert(t, TokenView, from_attributes=True) for t in store.accounts.tokens()]
+
+
+@post(
+    "/api/tokens",
+    tags=["accounts"],
+    sync_to_thread=True,
+    status_code=HTTP_201_CREATED,
+    opt=roles({"admin"}),
+)
+def create_token(
+    store: CentralStore, principal: Principal, request: Request[Any, Any, Any], data: NewToken
+) -> TokenCreated:
+    """A token for an enterprise's system or a machine client, scoped to one role."""
+    try:
+        with store.transaction():
+            token = store.accounts.create_token(
+                data.name,
+                data.role,
+                created_by=principal.actor,
+                tax_code=data.tax_code,
+                expires_days=data.expires_days,
+            )
+            audit(
+                store,
+                principal,
+                request,
+                "token:create",
+                f"token:{data.name}",
+                after={
+                    "role": data.role,
+                    "tax_code": data.tax_code,
+                    "expires_days": data.expires_days,
+                },
+            )
+    except AccountError as exc:
+        raise ClientException(str(exc), status_code=422) from None
+    return TokenCreated(name=data.name, role=data.role, token=token)
+
+
+@delete(
+    "/api/tokens/{name:str}",
+    tags=["accounts"],
+    sync_to_thread=True,
+    status_code=200,
+    opt=roles({"admin"}),
+)
+def revoke_token(
+    store: CentralStore, principal: Principal, request: Request[Any, Any, Any], name: str
+) -> dict[str, str]:
+    try:
+        with store.transaction():
+            store.accounts.revoke_token(name)
+            audit(store, principal, request, "token:revoke", f"token:{name}")
+    except AccountError as exc:
+        raise ClientException(str(exc), status_code=404) from None
+    return {"revoked": name}
+
+
+ROUTES = [
+    login,
+    whoami,
+    logout,
+    list_users,
+    add_user,
+    disable_user,
+    list_tokens,
+    create_token,
+    revoke_token,
+]
