@@ -24,6 +24,7 @@ from testkit import wait_for
 from testkit.mosquitto import Mosquitto
 from testkit.outbox import fill_outbox
 from testkit.processes import Agent, Central, agent_config
+from testkit.secure_gate import SecureGate, grant
 
 
 def _times(db: Path, device: str, after_seq: int) -> list[tuple[int, str, str]]:
@@ -51,26 +52,46 @@ def main() -> int:
         "--rate", type=float, default=50.0, help="steady phase: trucks per second (3 events each)"
     )
     parser.add_argument("--seconds", type=float, default=10.0, help="steady phase duration")
+    parser.add_argument(
+        "--secure",
+        action="store_true",
+        help="the production path: an enrolled box sealing its batches, over TLS, with the "
+        "broker's password file and ACL, central requiring enrolment",
+    )
     args = parser.parse_args()
     device = "bench-b1"
     with tempfile.TemporaryDirectory(prefix="cuakhau-bench-") as tmp:
         work = Path(tmp)
-        broker_dir = work / "mosquitto"
-        broker_dir.mkdir()
-        broker = Mosquitto(broker_dir)
+        secure = SecureGate(work) if args.secure else None
+        if secure is None:
+            broker_dir = work / "mosquitto"
+            broker_dir.mkdir()
+            broker = Mosquitto(broker_dir)
+            central = Central(work, broker.port)
+        else:
+            broker, central = secure.mosquitto, secure.central
         broker.start()
-        central = Central(work, broker.port)
         agent = None
         try:
             central.start()
+            if secure is not None:
+                box = work / "etc-box"
+                enrolled = secure.enrol(box, secure.enrolment_token())
+                if enrolled.returncode != 0:
+                    raise RuntimeError(f"enrolment failed: {enrolled.stderr}")
+                device = grant(box)["device"]
+                config = box / "box.toml"
+                store_path = box / "box.db"
+            else:
+                config = agent_config(work, device, broker.port, synthetic="")
+                store_path = work / f"{device}.db"
             print(f"filling the outbox with {args.events} events...", file=sys.stderr)
-            emitted = fill_outbox(work / f"{device}.db", args.events)
+            emitted = fill_outbox(store_path, args.events)
             n = len(emitted)
             trucks = int(args.rate * args.seconds)
             synthetic = (
                 f"[synthetic]\nrate_per_s = {args.rate}\ncount = {trucks}\n" if trucks else ""
             )
-            config = agent_config(work, device, broker.port, synthetic="")
             agent = Agent(work, config)
             agent.start()
             t0 = time.monotonic()
@@ -99,21 +120,25 @@ def main() -> int:
             agent.stop()
             latencies: list[float] = []
             if trucks:
-                config = agent_config(work, device, broker.port, synthetic=synthetic)
+                if secure is not None:
+                    config.write_text(config.read_text() + "\n" + synthetic, encoding="utf-8")
+                else:
+                    config = agent_config(work, device, broker.port, synthetic=synthetic)
                 agent = Agent(work, config)
                 agent.start()
-                box = EdgeStore(work / f"{device}.db")
+                box_store = EdgeStore(store_path)
                 target = n + 3 * trucks
                 wait_for(
                     lambda: central.acked(device) >= target,
                     args.seconds * 3 + 60,
                     "the steady-state events",
                 )
-                box.close()
+                box_store.close()
                 for _, at, got in _times(central.db, device, n):
                     delta = datetime.fromisoformat(got) - datetime.fromisoformat(at)
                     latencies.append(delta.total_seconds() * 1000)
             result = {
+                "secure": bool(args.secure),
                 "events": n,
                 "delivered": len(set(seqs)),
                 "duplicates": duplicates + mismatched,

@@ -10,6 +10,17 @@ from protocol.config_file import check_readable, load_toml
 from protocol.mqtt_settings import MqttSettings
 
 
+class BrokerAccessSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Where central writes the broker's password and ACL files (and its TLS material), and
+    how boxes reach the broker (given to each box at enrolment)."""
+
+    dir: str
+    #: Mosquitto's pid file: central sends it SIGHUP after each enrolment or revocation
+    pid_file: str | None = None
+    public_host: str = "127.0.0.1"
+    public_port: int = 8883
+
+
 class CentralConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     db: str = "cuakhau-central.db"
     http_host: str = "127.0.0.1"
@@ -20,6 +31,16 @@ class CentralConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     shared_group: str | None = None
     #: mark the session cookie Secure: set it when central is reached over HTTPS (a TLS proxy)
     secure_cookies: bool = False
+    #: central's Ed25519 key (signs acks, commands, declaration changes); default: next to db
+    key_file: str | None = None
+    #: refuse events from boxes that were never enrolled (always true in production; false
+    #: lets simulators and development boxes sync without enrolment)
+    require_enrolment: bool = False
+    broker_access: BrokerAccessSettings | None = None
+
+    @property
+    def central_key_file(self) -> str:
+        return self.key_file or f"{self.db}.key"
 
 
 def load_central_config(path: str | Path) -> CentralConfig:

@@ -13,16 +13,23 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
+from typing import TypeVar
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from central.identities import IdentityStore
 from central.store import CentralStore
 from protocol import topics
-from protocol.codec import ProtocolError, encode, split_event_batch
+from protocol.codec import ProtocolError, SplitBatch, encode, split_event_batch
 from protocol.inbound import Inbound
 from protocol.messages import Ack, Command, DeclarationChanges, DeviceState, SyncRequest
 from protocol.mqtt_client import MqttLink
 from protocol.mqtt_settings import MqttSettings
+from protocol.signing import SignatureError, event_hash, sign_message, verify_seal
 
 log = logging.getLogger("cuakhau.central.ingest")
+
+T = TypeVar("T", Ack, Command, DeclarationChanges)
 
 
 class CentralLink:
@@ -33,8 +40,14 @@ class CentralLink:
         *,
         client_id: str = "cuakhau-central",
         shared_group: str | None = None,
+        key: Ed25519PrivateKey | None = None,
+        require_enrolment: bool = False,
     ) -> None:
         self.store = store
+        self.identities = IdentityStore(store.file)
+        #: signs everything central sends down (boxes enrolled with its public key check it)
+        self.key = key
+        self.require_enrolment = require_enrolment
         self.inbound = Inbound(log)
         self.rejects = self.inbound.rejects
         self.counters: Counter[str] = Counter()
@@ -62,15 +75,21 @@ class CentralLink:
 
     # -- downlink --------------------------------------------------------------------------
 
+    def _signed(self, message: T) -> T:
+        return sign_message(self.key, message) if self.key is not None else message
+
     def publish_declarations(self, message: DeclarationChanges) -> bool:
-        return self.link.publish(topics.gate_declarations(message.gate), encode(message))
+        return self.link.publish(
+            topics.gate_declarations(message.gate), encode(self._signed(message))
+        )
 
     def send_command(self, command: Command) -> bool:
-        return self.link.publish(topics.command(command.device), encode(command))
+        return self.link.publish(topics.command(command.device), encode(self._signed(command)))
 
-    def acknowledge(self, device: str, upto: int) -> bool:
-        """Tell a box how far central holds its events (after an incident is resolved)."""
-        return self.link.publish(topics.ack(device), encode(Ack(device=device, upto=upto)))
+    def acknowledge(self, device: str, upto: int, resend: bool = False) -> bool:
+        """Tell a box how far central holds its events."""
+        ack = self._signed(Ack(device=device, upto=upto, resend=resend))
+        return self.link.publish(topics.ack(device), encode(ack))
 
     # -- uplink ----------------------------------------------------------------------------
 
@@ -106,6 +125,8 @@ class CentralLink:
                 "events", "ownership", f"batch for {batch.device!r} on the topic of {device!r}"
             )
             return
+        if not self._authentic(device, batch):
+            return
         for reason in batch.unreadable:
             self.rejects.reject("events", "unreadable", f"{device}: {reason}")
         for invalid in batch.invalid:
@@ -138,8 +159,37 @@ class CentralLink:
         self.counters["events_stored"] += result.stored
         self.counters["duplicates"] += result.duplicates
         self.counters["events_quarantined"] += result.quarantined
-        ack = Ack(device=device, upto=result.acked_seq, resend=result.resend)
-        self.link.publish(topics.ack(device), encode(ack))
+        self.acknowledge(device, result.acked_seq, result.resend)
+
+    def _authentic(self, device: str, batch: SplitBatch) -> bool:
+        """An enrolled box's batch must carry its seal, and its events one chain; a revoked
+        box is heard no more; an unknown one only when enrolment is not required."""
+        identity = self.identities.identity(device)
+        if identity is None:
+            if self.require_enrolment:
+                self.rejects.reject("events", "unenrolled", f"{device} was never enrolled")
+                return False
+            return True
+        if identity.revoked_at is not None:
+            self.rejects.reject("events", "revoked", f"{device} was revoked {identity.revoked_at}")
+            return False
+        try:
+            verify_seal(identity.public_key, device, batch.array, batch.seal)
+        except SignatureError as exc:
+            self.rejects.reject("events", "seal", str(exc))
+            self.store.record_incident(
+                "forged_batch",
+                device=device,
+                ref=(batch.seal or b"").hex()[:32],
+                summary=f"a batch for {device} that {device} did not sign: {exc}",
+                detail={"events": len(batch.events) + len(batch.invalid), "problem": str(exc)},
+            )
+            return False
+        for before, after, body in zip(batch.events, batch.events[1:], batch.bodies, strict=False):
+            if after.seq == before.seq + 1 and after.prev != event_hash(bytes(body)):
+                self.rejects.reject("events", "chain", f"{device} seq {after.seq} breaks its chain")
+                return False
+        return True
 
     def _on_state(self, device: str, payload: bytes) -> None:
         if not payload:  # a cleared retained message
@@ -156,9 +206,7 @@ class CentralLink:
             return
         self.store.note_gate(device, request.gate)
         # Acks too: a box reconnecting after central lost the ack finds out where it stands.
-        self.link.publish(
-            topics.ack(device), encode(Ack(device=device, upto=self.store.device_acked(device)))
-        )
+        self.acknowledge(device, self.store.device_acked(device))
         for message in self.store.changes_after(request.gate, request.cursor):
-            self.link.publish(topics.device_declarations(device), encode(message))
+            self.link.publish(topics.device_declarations(device), encode(self._signed(message)))
         self.counters["sync_requests"] += 1

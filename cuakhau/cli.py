@@ -139,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--broker-port", type=int, help="embedded broker port (default: a free one)")
     serve.set_defaults(func=_central_serve)
-    from central.accounts_cli import add_commands as add_account_commands
+    from central.admin_cli import add_commands as add_account_commands
 
     add_account_commands(central)
 
@@ -173,11 +173,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_demo)
     from edge_agent.anpr.cli import add_commands as add_anpr_commands
     from edge_agent.devices.cli import add_commands as add_probe_commands
+    from edge_agent.devices.cli import add_provision_commands as add_box_probe_commands
+    from provisioning.enrol import add_commands as add_provision_commands
     from simulators.cli import add_commands as add_sim_commands
 
     add_anpr_commands(sub)
     add_probe_commands(sub)
     add_sim_commands(sub)
+    provision = sub.add_parser("provision", help="the technician's tools").add_subparsers(
+        dest="provision_command", required=True
+    )
+    add_provision_commands(provision)
+    add_box_probe_commands(provision)
     return parser
 
 

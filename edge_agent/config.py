@@ -136,10 +136,22 @@ class LaneConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     clear_reads: int = 4
 
 
+class IdentitySettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Who the box is and whom it trusts (written by ``cuakhau provision enrol``)."""
+
+    #: the box's Ed25519 private key (PEM, mode 0600): it seals every batch it sends
+    key_file: str
+    #: central's Ed25519 public key (base64): acks, commands and declaration changes must
+    #: carry central's signature, or the box refuses them
+    central_key: str
+
+
 class AgentConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     device: DeviceId
     gate: GateCode
     mqtt: MqttSettings = msgspec.field(default_factory=MqttSettings)
+    #: an enrolled box's keys (absent: an unenrolled box, for simulators and development)
+    identity: IdentitySettings | None = None
     sync: SyncSettings = msgspec.field(default_factory=SyncSettings)
     store: StoreSettings = msgspec.field(default_factory=StoreSettings)
     synthetic: SyntheticSettings | None = None
@@ -158,6 +170,10 @@ def load_config(path: str | Path) -> AgentConfig:
     config = load_toml(path, AgentConfig)
     check_readable(config.mqtt.password_file, "mqtt.password_file", path)
     check_readable(config.mqtt.ca_file, "mqtt.ca_file", path)
+    if config.identity is not None:
+        if not Path(config.identity.key_file).is_absolute():
+            config.identity.key_file = str(path.parent / config.identity.key_file)
+        check_readable(config.identity.key_file, "identity.key_file", path)
     store_path = Path(config.store.path)
     if not store_path.is_absolute():
         config.store.path = str(path.parent / store_path)

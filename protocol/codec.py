@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import msgspec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from protocol.messages import (
     MAX_BATCH_EVENTS,
@@ -22,6 +23,7 @@ from protocol.messages import (
     SyncRequest,
     Version,
 )
+from protocol.signing import seal
 
 T = TypeVar("T")
 
@@ -70,7 +72,9 @@ _event_decoder: msgspec.msgpack.Decoder[Event] = msgspec.msgpack.Decoder(Event)
 class _RawEventBatch(msgspec.Struct, kw_only=True, frozen=True):
     v: int
     device: str
-    events: list[msgspec.Raw]
+    #: the event array, already encoded (what the seal signs)
+    events: msgspec.Raw
+    seal: bytes | None = None
 
 
 def encode_event(event: Event) -> bytes:
@@ -84,10 +88,19 @@ def decode_event(data: bytes) -> Event:
         raise ProtocolError("Event", str(exc)) from None
 
 
-def encode_event_batch(device: str, encoded_events: list[bytes]) -> bytes:
-    """Build an ``EventBatch`` from already-encoded events (as the outbox stores them)."""
+def encode_event_batch(
+    device: str, encoded_events: list[bytes], key: Ed25519PrivateKey | None = None
+) -> bytes:
+    """Build an ``EventBatch`` from already-encoded events (as the outbox stores them),
+    sealed with the box's ``key`` when it has one (see ``protocol/signing.py``)."""
+    array = _encoder.encode([msgspec.Raw(e) for e in encoded_events])
     return _encoder.encode(
-        _RawEventBatch(v=1, device=device, events=[msgspec.Raw(e) for e in encoded_events])
+        _RawEventBatch(
+            v=1,
+            device=device,
+            events=msgspec.Raw(array),
+            seal=seal(key, device, array) if key is not None else None,
+        )
     )
 
 
@@ -102,7 +115,8 @@ LATEST_EVENT = datetime(2100, 1, 1, tzinfo=UTC)
 class _BatchEnvelope(msgspec.Struct, kw_only=True, frozen=True):
     v: Version
     device: DeviceId
-    events: list[msgspec.Raw]
+    events: msgspec.Raw
+    seal: Annotated[bytes, msgspec.Meta(max_length=64)] | None = None
 
 
 class _EventHead(msgspec.Struct, kw_only=True, frozen=True):
@@ -123,15 +137,23 @@ class InvalidEvent:
 @dataclass
 class SplitBatch:
     device: str
+    #: the event array exactly as received, and the box's signature over it
+    array: bytes = b""
+    seal: bytes | None = None
     events: list[Event] = field(default_factory=list)
+    #: each valid event's encoding as sent (for its hash in the box's chain)
+    bodies: list[msgspec.Raw] = field(default_factory=list)
     invalid: list[InvalidEvent] = field(default_factory=list)
     #: events without a readable seq and id: nothing can place them, they are refused
     unreadable: list[str] = field(default_factory=list)
 
 
-_batch_decoder = msgspec.msgpack.Decoder(EventBatch)
 _envelope_decoder = msgspec.msgpack.Decoder(_BatchEnvelope)
 _head_decoder = msgspec.msgpack.Decoder(_EventHead)
+
+
+_raw_list_decoder = msgspec.msgpack.Decoder(list[msgspec.Raw])
+_events_decoder = msgspec.msgpack.Decoder(list[Event])
 
 
 def split_event_batch(data: bytes | bytearray | memoryview) -> SplitBatch:
@@ -141,23 +163,24 @@ def split_event_batch(data: bytes | bytearray | memoryview) -> SplitBatch:
     """
     if len(data) > MAX_PAYLOAD_BYTES:
         raise ProtocolError("EventBatch", f"payload of {len(data)} bytes exceeds limit")
+    try:
+        envelope = _envelope_decoder.decode(data)
+        raws = _raw_list_decoder.decode(envelope.events)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise ProtocolError("EventBatch", str(exc)) from None
+    if len(raws) > MAX_BATCH_EVENTS:
+        raise ProtocolError("EventBatch", f"{len(raws)} events; at most {MAX_BATCH_EVENTS}")
+    array = bytes(envelope.events)
+    batch = SplitBatch(device=envelope.device, array=array, seal=envelope.seal)
     try:  # the common case, a box's own batch: decoded in one go
-        whole = _batch_decoder.decode(data)
+        whole = _events_decoder.decode(array)
     except (msgspec.DecodeError, msgspec.ValidationError):
         pass
     else:
-        if all(EARLIEST_EVENT.year <= e.at.year < LATEST_EVENT.year for e in whole.events):
-            return SplitBatch(device=whole.device, events=whole.events)
-    try:
-        envelope = _envelope_decoder.decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise ProtocolError("EventBatch", str(exc)) from None
-    if len(envelope.events) > MAX_BATCH_EVENTS:
-        raise ProtocolError(
-            "EventBatch", f"{len(envelope.events)} events; at most {MAX_BATCH_EVENTS}"
-        )
-    batch = SplitBatch(device=envelope.device)
-    for raw in envelope.events:
+        if all(EARLIEST_EVENT.year <= e.at.year < LATEST_EVENT.year for e in whole):
+            batch.events, batch.bodies = whole, raws
+            return batch
+    for raw in raws:
         body = bytes(raw)
         try:
             event = _event_decoder.decode(body)
@@ -166,6 +189,7 @@ def split_event_batch(data: bytes | bytearray | memoryview) -> SplitBatch:
         else:
             if EARLIEST_EVENT <= event.at < LATEST_EVENT:
                 batch.events.append(event)
+                batch.bodies.append(raw)
                 continue
             reason = f"time {event.at.isoformat()} outside {EARLIEST_EVENT.year}-2099"
         try:

@@ -48,6 +48,9 @@ Kg = Annotated[float, msgspec.Meta(ge=-100_000, le=1_000_000)]
 DeclaredKg = Annotated[float, msgspec.Meta(gt=0, le=1_000_000)]
 Confidence = Annotated[float, msgspec.Meta(ge=0, le=1)]
 Jpeg = Annotated[bytes, msgspec.Meta(max_length=MAX_CROP_BYTES)]
+Hash = Annotated[bytes, msgspec.Meta(max_length=32)]
+#: an Ed25519 signature
+Signature = Annotated[bytes, msgspec.Meta(max_length=64)]
 Name = Annotated[str, msgspec.Meta(max_length=64, pattern=_PRINTABLE)]
 Text = Annotated[str, msgspec.Meta(max_length=500, pattern=_PRINTABLE)]
 StepName = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
@@ -67,6 +70,8 @@ class _Event(msgspec.Struct, kw_only=True, frozen=True, tag_field="kind"):
     id: EventId = ""
     at: UtcTime
     checkpoint: CheckpointName = ""
+    #: SHA-256 of the box's previous event as encoded (its hash chain; empty: the first)
+    prev: Hash = b""
 
 
 class PlateRead(_Event, frozen=True, tag="plate_read"):
@@ -161,6 +166,8 @@ class EventBatch(msgspec.Struct, kw_only=True, frozen=True):
     v: Version = 1
     device: DeviceId
     events: Annotated[list[Event], msgspec.Meta(max_length=MAX_BATCH_EVENTS)]
+    #: the box's signature over its device and the event array as encoded
+    seal: Signature | None = None
 
 
 class Ack(msgspec.Struct, kw_only=True, frozen=True):
@@ -174,6 +181,8 @@ class Ack(msgspec.Struct, kw_only=True, frozen=True):
     device: DeviceId
     upto: Seq
     resend: bool = False
+    #: central's signature
+    sig: Signature | None = None
 
 
 class StepFlag(msgspec.Struct, kw_only=True, frozen=True):
@@ -241,6 +250,8 @@ class DeclarationChanges(msgspec.Struct, kw_only=True, frozen=True):
     #: Central's history does not reach back to the box's cursor (e.g. a rebuilt central):
     #: the box drops its cache of this gate and applies these changes from scratch.
     reset: bool = False
+    #: central's signature
+    sig: Signature | None = None
 
 
 class SyncRequest(msgspec.Struct, kw_only=True, frozen=True):
@@ -276,3 +287,5 @@ class Command(msgspec.Struct, kw_only=True, frozen=True):
     by: Name
     reason: Text = ""
     checkpoint: CheckpointName | None = None
+    #: central's signature
+    sig: Signature | None = None

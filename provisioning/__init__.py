@@ -1,1 +1,1 @@
-"""Technician CLI: enrol a gate box with central, write its config and secrets (later)."""
+"""The technician's tools: enrol a gate box with central and write its config and secrets."""

@@ -77,8 +77,21 @@ def wait_for_central(url: str, process: subprocess.Popen[bytes], timeout: float 
 def central_token(db: Path, name: str, role: str) -> str:
     """An API token made in central's database with ``cuakhau central token create``."""
     done = subprocess.run(
-        [sys.executable, "-m", "cuakhau", "central", "token", "create", name, "--role", role,
-         "--db", str(db), "--expires-days", "2"],
+        [
+            sys.executable,
+            "-m",
+            "cuakhau",
+            "central",
+            "token",
+            "create",
+            name,
+            "--role",
+            role,
+            "--db",
+            str(db),
+            "--expires-days",
+            "2",
+        ],
         capture_output=True,
         text=True,
         timeout=60,

@@ -54,7 +54,7 @@ class DeviceView(msgspec.Struct):
 
 class Incident(msgspec.Struct):
     id: int
-    kind: Literal["seq_conflict", "invalid_event", "change_undeliverable"]
+    kind: Literal["seq_conflict", "invalid_event", "change_undeliverable", "forged_batch"]
     device: str
     gate: str
     seq: int
@@ -158,7 +158,8 @@ def send_command(
 def list_incidents(
     store: CentralStore,
     device: DeviceId | None = None,
-    kind: Literal["seq_conflict", "invalid_event", "change_undeliverable"] | None = None,
+    kind: Literal["seq_conflict", "invalid_event", "change_undeliverable", "forged_batch"]
+    | None = None,
     open_only: Annotated[bool, Parameter(query="open")] = True,
     limit: Limit = 100,
 ) -> list[Incident]:

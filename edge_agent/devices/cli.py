@@ -34,3 +34,31 @@ def add_commands(sub: Any) -> None:
     scale.add_argument("port", help="serial port or pyserial URL (/dev/ttyUSB0, socket://...)")
     scale.add_argument("--listen", type=float, default=1.5, help="seconds per setting tried")
     scale.set_defaults(func=probe_scale)
+
+
+def probe_box(args: argparse.Namespace) -> int:
+    from edge_agent.box_probe import Check, run_probe
+    from edge_agent.config import load_config
+
+    config = load_config(args.config)
+
+    def report(check: Check) -> None:
+        mark = "ok  " if check.ok else "FAIL"
+        print(f"[{mark}] {check.name}: {check.detail}", flush=True)
+        if check.fix:
+            print(f"       -> {check.fix}", flush=True)
+
+    print(f"probing box {config.device} ({args.config})", flush=True)
+    checks = run_probe(config, central=args.central, listen_s=args.listen, report=report)
+    failed = [c for c in checks if not c.ok]
+    print(f"{len(checks) - len(failed)} of {len(checks)} checks passed", flush=True)
+    return 1 if failed else 0
+
+
+def add_provision_commands(provision: Any) -> None:
+    """``cuakhau provision probe``: the technician's checklist for a configured box."""
+    box = provision.add_parser("probe", help="check every device of a configured box")
+    box.add_argument("--config", required=True, help="the box's TOML file")
+    box.add_argument("--central", help="central's URL, to compare clocks")
+    box.add_argument("--listen", type=float, default=5.0, help="seconds to wait per device")
+    box.set_defaults(func=probe_box)

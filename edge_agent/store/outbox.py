@@ -24,6 +24,7 @@ from edge_agent.store.lanes import LaneStore
 from edge_agent.store.schema import MIGRATIONS
 from protocol.codec import decode_event, encode_event
 from protocol.messages import Event, event_kind
+from protocol.signing import event_hash
 from protocol.sqlite_file import SqliteFile, Synchronous
 
 
@@ -35,21 +36,28 @@ class Transaction:
         self.emitted: list[Event] = []
 
     def emit(self, event: Event) -> Event:
-        """Queue ``event`` in the outbox; returns it with its ``seq`` (and ``id``) filled in."""
+        """Queue ``event`` in the outbox; returns it with its ``seq`` (and ``id``) filled in,
+        and ``prev``: the hash of the event before it (the box's hash chain)."""
         row = self.conn.execute(
             "UPDATE meta SET value = value + 1 WHERE key = 'last_seq' RETURNING value"
         ).fetchone()
         seq = int(row[0])
-        stamped = msgspec.structs.replace(event, seq=seq, id=event.id or str(uuid.uuid4()))
+        head = self.conn.execute("SELECT hash FROM chain WHERE id = 1").fetchone()
+        stamped = msgspec.structs.replace(
+            event,
+            seq=seq,
+            id=event.id or str(uuid.uuid4()),
+            prev=bytes(head[0]) if head else b"",
+        )
+        body = encode_event(stamped)
         self.conn.execute(
             "INSERT INTO outbox(seq, id, kind, at, body) VALUES (?, ?, ?, ?, ?)",
-            (
-                seq,
-                stamped.id,
-                event_kind(stamped),
-                stamped.at.astimezone(UTC).isoformat(),
-                encode_event(stamped),
-            ),
+            (seq, stamped.id, event_kind(stamped), stamped.at.astimezone(UTC).isoformat(), body),
+        )
+        self.conn.execute(
+            "INSERT INTO chain(id, seq, hash) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE"
+            " SET seq = excluded.seq, hash = excluded.hash",
+            (seq, event_hash(body)),
         )
         self.emitted.append(stamped)
         return stamped

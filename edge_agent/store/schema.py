@@ -2,7 +2,7 @@
 
 Version 1 is release 0.1.0's schema; a file that release wrote (user_version 0) upgrades in
 place. Append a migration for every change; never edit one that has shipped. Which store owns
-which table: ``EdgeStore`` (outbox, meta), ``DeclarationCache`` (declarations*,
+which table: ``EdgeStore`` (outbox, meta, chain), ``DeclarationCache`` (declarations*,
 declaration_sync, declaration_rebuild), ``LaneStore`` (lane_state, yard_occupancy,
 operator_commands).
 """
@@ -69,4 +69,13 @@ _V2 = (
     )""",
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2)
+#: The head of the box's hash chain: every event carries the SHA-256 of the one before it.
+_V3 = (
+    """CREATE TABLE chain (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        seq INTEGER NOT NULL,
+        hash BLOB NOT NULL
+    )""",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3)

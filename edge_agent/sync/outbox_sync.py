@@ -33,10 +33,13 @@ from protocol.codec import encode, encode_event_batch
 from protocol.inbound import Inbound
 from protocol.messages import Ack, Command, DeclarationChanges, DeviceState, SyncRequest
 from protocol.mqtt_client import MqttLink
+from protocol.signing import SignatureError, load_private, load_public, verify_message
 
 log = logging.getLogger("cuakhau.agent.sync")
 
 SOFTWARE = "cuakhau-agent/0.1"
+#: a command from central older than this is refused (it waited while the box was away)
+COMMAND_MAX_AGE_S = 300.0
 
 
 @dataclass
@@ -69,6 +72,9 @@ class OutboxSync:
         self.stats = SyncStats()
         self.inbound = Inbound(log)
         self.rejects = self.inbound.rejects
+        #: an enrolled box seals its batches and believes only what central signed
+        self.key = load_private(config.identity.key_file) if config.identity else None
+        self.central_key = load_public(config.identity.central_key) if config.identity else None
         self._inbox: queue.Queue[tuple[str, str, bytes]] = queue.Queue()
         self._wake_pending = threading.Event()
         self._stop = threading.Event()
@@ -189,7 +195,7 @@ class OutboxSync:
 
     def _on_ack(self, payload: bytes) -> None:
         ack = self.inbound.take("ack", payload, Ack, owner=self.device)
-        if ack is None:
+        if ack is None or not self._signed_by_central("ack", ack):
             return
         if ack.upto > self._sent_top and ack.upto <= self.store.last_seq():
             # Central holds events at seqs this box has not sent since it (re)connected: maybe
@@ -220,7 +226,7 @@ class OutboxSync:
         message = self.inbound.take(
             "declarations", payload, DeclarationChanges, owner=self.gate, owner_field="gate"
         )
-        if message is None:
+        if message is None or not self._signed_by_central("declarations", message):
             return
         result = self.store.declarations.apply(message)
         for problem in result.rejected:
@@ -244,7 +250,13 @@ class OutboxSync:
 
     def _on_command(self, payload: bytes) -> None:
         command = self.inbound.take("command", payload, Command, owner=self.device)
-        if command is None:
+        if command is None or not self._signed_by_central("command", command):
+            return
+        age = (datetime.now(UTC) - command.at).total_seconds()
+        if self.central_key is not None and abs(age) > COMMAND_MAX_AGE_S:
+            self.rejects.reject(
+                "command", "stale", f"{command.action} {command.id} {age:.0f} s old"
+            )
             return
         self.stats.commands += 1
         log.info(
@@ -261,6 +273,17 @@ class OutboxSync:
             return
         if self.on_command is None or not self.on_command(command):
             self.rejects.reject("command", "unhandled", f"no handler took {command.action!r}")
+
+    def _signed_by_central(self, where: str, message: Ack | Command | DeclarationChanges) -> bool:
+        """An enrolled box takes only what central signed (counted and logged otherwise)."""
+        if self.central_key is None:
+            return True
+        try:
+            verify_message(self.central_key, message)
+        except SignatureError as exc:
+            self.rejects.reject(where, "signature", str(exc))
+            return False
+        return True
 
     # -- sending ---------------------------------------------------------------------------------
 
@@ -310,7 +333,7 @@ class OutboxSync:
             rows = self.store.read_encoded(self._next - 1, limit, s.batch_max_bytes)
             if not rows:
                 return
-            payload = encode_event_batch(self.device, [body for _, body in rows])
+            payload = encode_event_batch(self.device, [body for _, body in rows], self.key)
             if not self.link.publish(topics.events(self.device), payload):
                 return
             if in_flight == 0:

@@ -1,4 +1,5 @@
-"""``cuakhau central user ...`` and ``cuakhau central token ...``: accounts for operations.
+"""``cuakhau central user|token|enrolment|broker-setup``: accounts, boxes and the broker's
+access, for operations.
 
 They work on central's database directly (central may be running), so the first admin can be
 made before anyone can log in. There is no default account and no default password: a password
@@ -60,7 +61,23 @@ def add_commands(central: Any) -> None:
     tokens = token.add_parser("list", help="tokens as JSON lines (never the secrets)")
     tokens.set_defaults(func=_token_list)
 
-    for parser in (add, passwd, disable, listing, create, revoke, tokens):
+    enrolment = central.add_parser("enrolment", help="enrolment tokens for gate boxes")
+    enrolments = enrolment.add_subparsers(dest="enrolment_command", required=True)
+    new = enrolments.add_parser("create", help="a one-time token a technician enrols a box with")
+    new.add_argument("--gate", required=True, help="gate code, e.g. CKHN")
+    new.add_argument("--checkpoint", action="append", required=True, help="e.g. barrier-in")
+    new.add_argument("--expires-hours", type=float, default=24)
+    new.set_defaults(func=_enrolment_create)
+
+    setup = central.add_parser(
+        "broker-setup", help="the broker's TLS, password and ACL files (Mosquitto)"
+    )
+    setup.add_argument("--dir", required=True, help="where the broker's files go")
+    setup.add_argument("--host", action="append", default=[], help="the broker's host names")
+    setup.add_argument("--port", type=int, default=8883)
+    setup.set_defaults(func=_broker_setup)
+
+    for parser in (add, passwd, disable, listing, create, revoke, tokens, new, setup):
         parser.add_argument("--db", help="central's SQLite file (default cuakhau-central.db)")
         parser.add_argument("--config", help="central's TOML file (for its db)")
 
@@ -201,4 +218,62 @@ def _token_list(args: argparse.Namespace) -> int:
             print(json.dumps(token.__dict__, ensure_ascii=False))
     finally:
         store.close()
+    return 0
+
+
+def _enrolment_create(args: argparse.Namespace) -> int:
+    from central.identities import EnrolmentError, IdentityStore
+
+    store = _store(args)
+    try:
+        with store.transaction():
+            token = IdentityStore(store.file).create_enrolment(
+                args.gate, args.checkpoint, "cli", args.expires_hours
+            )
+            store.audit.record(
+                _CLI,
+                "enrolment:create",
+                f"gate:{args.gate}",
+                after={"checkpoints": args.checkpoint},
+                client="command line",
+            )
+    except EnrolmentError as exc:
+        raise UserError(str(exc)) from None
+    finally:
+        store.close()
+    print(token)
+    return 0
+
+
+def _broker_setup(args: argparse.Namespace) -> int:
+    """Make the CA and the broker's certificate, central's broker password, and the password
+    and ACL files; print the Mosquitto settings to include and central's settings to add."""
+    import secrets
+
+    from central.broker_access import BrokerAccess, ensure_tls, listener_config
+    from central.identities import IdentityStore
+
+    folder = Path(args.dir).resolve()
+    ensure_tls(folder, args.host or ["localhost", "127.0.0.1"])
+    password_file = folder / "central-password"
+    if not password_file.exists():
+        password_file.write_text(secrets.token_urlsafe(24) + "\n", encoding="utf-8")
+        password_file.chmod(0o600)
+    store = _store(args)
+    try:
+        access = BrokerAccess(
+            folder, "cuakhau-central", password_file.read_text().strip(), pid_file=None
+        )
+        access.apply(IdentityStore(store.file).identities())
+    finally:
+        store.close()
+    conf = folder / "mosquitto-cuakhau.conf"
+    conf.write_text(listener_config(folder, args.port), encoding="utf-8")
+    print(
+        f"broker files in {folder}; include {conf} in mosquitto.conf (and set its pid_file)."
+        f"\ncentral's config:\n[mqtt]\nport = {args.port}\ntls = true\n"
+        f'ca_file = "{folder / "ca.pem"}"\nusername = "cuakhau-central"\n'
+        f'password_file = "{password_file}"\n[broker_access]\ndir = "{folder}"\n'
+        f'pid_file = "/run/mosquitto/mosquitto.pid"\npublic_port = {args.port}'
+    )
     return 0
