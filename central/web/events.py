@@ -8,6 +8,7 @@ stops its query (``_read``).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
@@ -35,6 +36,8 @@ from protocol.plates import plate_key
 from protocol.sqlite_file import QueryTimeoutError, ReadBudget, ReadStoppedError
 
 T = TypeVar("T")
+
+log = logging.getLogger("cuakhau.central.api")
 
 Limit = Annotated[int, Parameter(ge=1, le=1000, description="page size")]
 #: Row ids and seqs: SQLite's signed 64-bit INTEGER, never more.
@@ -88,24 +91,32 @@ async def _read(
                 budget.cancel("the client disconnected")
                 return
 
+    failed: Exception | None = None
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(watch)
         try:
             result = await anyio.to_thread.run_sync(call, budget)
+        except Exception as exc:  # raised below: a task group would wrap it in a group
+            failed = exc
         finally:
             tasks.cancel_scope.cancel()
+    if failed is not None:
+        raise failed
     return result
 
 
 def read_stopped(request: Request[Any, Any, Any], exc: ReadStoppedError) -> Response[Any]:
     """A read stopped: past its budget (503, narrow the query or retry), or cancelled because
     central is stopping or the client left (503; nobody may be listening)."""
+    query = f"{request.url.path}?{request.url.query}" if request.url.query else request.url.path
     if isinstance(exc, QueryTimeoutError):
+        log.warning("read over budget stopped query=%s budget_ms=%.0f", query, exc.budget_s * 1000)
         detail = (
             f"the query ran past its time budget of {exc.budget_s * 1000:.0f} ms and was"
             " stopped; narrow it (a gate, a plate, a declaration, a time range) or retry"
         )
     else:
+        log.info("read stopped query=%s why=%r", query, str(exc))
         detail = f"the query was stopped: {exc}"
     return Response(
         {"status_code": 503, "detail": detail}, status_code=503, headers={"Retry-After": "1"}
