@@ -15,9 +15,9 @@ An override is applied once every event before it is at central (the device's co
 seq), so it always finds the decision it followed: one arriving ahead of a gap waits for the
 gap to fill, and never opens an older held crossing by mistake.
 
-Every list is one SQL statement over an index that ends in ``at``, newest first, with keyset
-pagination (``before`` is the id of the last crossing of the previous page), read on the read
-pool under a time budget.
+Every list is one SQL statement over one index that ends in ``at`` (one device's: its
+``(device, seq)`` key), newest first, with keyset pagination (``before`` is the id of the last
+crossing of the previous page), read on the read pool under a time budget (``KeysetWhere``).
 """
 
 from __future__ import annotations
