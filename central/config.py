@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import msgspec
 
@@ -37,6 +38,8 @@ class CentralConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     #: lets simulators and development boxes sync without enrolment)
     require_enrolment: bool = False
     broker_access: BrokerAccessSettings | None = None
+    #: how long one API read may run before it is stopped with a 503 (ms; default 2000)
+    read_budget_ms: Annotated[float, msgspec.Meta(gt=0, le=600_000)] | None = None
 
     @property
     def central_key_file(self) -> str:

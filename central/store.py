@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,7 +14,18 @@ from typing import Any
 
 import msgspec
 
-from central.schema import MIGRATIONS
+from central.accounts import AccountStore
+from central.audit import AuditLog
+from central.crossings import (
+    CROP_KINDS,
+    CrossingStore,
+    Decided,
+    EventBody,
+    KeysetWhere,
+    crop_url,
+    event_body,
+)
+from central.schema import KIND, MIGRATIONS
 from protocol.codec import MAX_PAYLOAD_BYTES, InvalidEvent, encode, to_json
 from protocol.messages import (
     Declaration,
@@ -21,16 +33,25 @@ from protocol.messages import (
     DeclarationChanges,
     DeviceState,
     Event,
+    LaneDecision,
     event_kind,
 )
 from protocol.plates import plate_key
-from protocol.sqlite_file import SqliteFile, Synchronous
+from protocol.sqlite_file import ReadBudget, SqliteFile, Synchronous
 
 #: How far beyond a device's contiguous seq an event may be, by default: well past any box's
 #: send window (5,000 by default), far short of what a forged seq reaches for.
 MAX_SEQ_AHEAD = 100_000
 #: A declaration-changes message, at most (the wire codec refuses more than 8 MiB).
 CHANGES_MAX_BYTES = 1024 * 1024
+#: How long one read for the API may run before it is stopped, by default.
+READ_BUDGET_S = 2.0
+#: Read-only connections for the API's reads (WAL: they never wait for ingest).
+READERS = 4
+#: The writer connection's page cache (KiB).
+WRITER_CACHE_KIB = 64 * 1024
+#: WAL pages between automatic checkpoints (SQLite's default: 1,000).
+WAL_CHECKPOINT_PAGES = 10_000
 
 
 @dataclass(frozen=True)
@@ -68,7 +89,10 @@ def _event_plate_key(event: Event) -> str | None:
         return None
 
 
-def _event_row(device: str, event: Event, received_at: str) -> tuple[Any, ...]:
+def _event_row(
+    device: str, event: Event, received_at: str, body: EventBody | None = None
+) -> tuple[Any, ...]:
+    """The ``events`` row; its body names the plate crop by hash (``crossings.event_body``)."""
     return (
         device,
         event.seq,
@@ -78,8 +102,19 @@ def _event_row(device: str, event: Event, received_at: str) -> tuple[Any, ...]:
         event.checkpoint,
         _event_plate_key(event),
         received_at,
-        to_json(event).decode(),
+        (body or event_body(event)).json,
     )
+
+
+def _event_item(device: str, received_at: str, body: str) -> dict[str, Any]:
+    """A stored event as the API shows it: the box's fields, its device, when central got it,
+    and where its plate crop is (``crop_url``)."""
+    item: dict[str, Any] = json.loads(body)
+    item["device"] = device
+    item["received_at"] = received_at
+    if item.get("kind") in CROP_KINDS:
+        item["crop_url"] = crop_url(item.get("crop"))
+    return item
 
 
 def _quarantined_row(device: str, event: InvalidEvent, received_at: str) -> tuple[Any, ...]:
@@ -130,6 +165,9 @@ def _incident(row: Sequence[Any]) -> dict[str, Any]:
 
 
 class CentralStore:
+    """Central's SQLite file: events, devices, incidents, declarations (this class), with the
+    accounts (``accounts``) and the audit trail (``audit``) in the same file and schema."""
+
     def __init__(
         self,
         path: str | Path,
@@ -137,13 +175,30 @@ class CentralStore:
         *,
         max_seq_ahead: int = MAX_SEQ_AHEAD,
         changes_max_bytes: int = CHANGES_MAX_BYTES,
+        read_budget_s: float = READ_BUDGET_S,
+        readers: int = READERS,
     ) -> None:
-        self.file = SqliteFile(path, synchronous, migrations=MIGRATIONS)
+        self.file = SqliteFile(path, synchronous, migrations=MIGRATIONS, kind=KIND)
+        self.accounts = AccountStore(self.file)
+        self.audit = AuditLog(self.file)
+        # ingest writes into big indexes (plates, crops): keep their pages in memory, and
+        # checkpoint the WAL less often (a page that many commits touch is copied once)
+        self.file.conn.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
+        self.file.conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
+        #: the API's reads: read-only connections, each read under a time budget
+        self.reads = self.file.readers(readers, read_budget_s)
+        self.crossings = CrossingStore(self.reads)
         self.max_seq_ahead = max_seq_ahead
         self.changes_max_bytes = changes_max_bytes
 
     def close(self) -> None:
         self.file.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Writes inside commit together (a change and its audit row), or not at all."""
+        with self.file.transaction():
+            yield
 
     # -- ingest ----------------------------------------------------------------------------
 
@@ -158,6 +213,10 @@ class CentralStore:
         A seq central already holds with another event id is a conflict: both events are kept
         (the incoming one in an incident) and the ack never passes it until someone resolves
         it. Events more than ``max_seq_ahead`` beyond the contiguous seq are refused.
+
+        In the same transaction: plate crops go to ``crops`` (once each; the event keeps the
+        hash), each stored lane decision becomes a crossing, and overrides up to the new
+        contiguous seq open the held crossings they followed (``CrossingStore``).
         """
         now = _now()
         with self.file.transaction() as conn:
@@ -166,11 +225,16 @@ class CentralStore:
                 " ON CONFLICT(device) DO UPDATE SET last_seen = excluded.last_seen",
                 (device, now, now),
             )
-            acked, max_seq = conn.execute(
-                "SELECT acked_seq, max_seq FROM devices WHERE device = ?", (device,)
+            acked, max_seq, gate = conn.execute(
+                "SELECT acked_seq, max_seq, gate FROM devices WHERE device = ?", (device,)
             ).fetchone()
             limit = int(acked) + self.max_seq_ahead
-            rows = [_event_row(device, e, now) for e in events if e.seq <= limit]
+            kept = [e for e in events if e.seq <= limit]
+            bodies = [event_body(e) for e in kept]
+            crops = {b.crop: b.jpeg for b in bodies if b.crop and b.jpeg is not None}
+            if crops:
+                self.crossings.store_crops(conn, crops, now)
+            rows = [_event_row(device, e, now, b) for e, b in zip(kept, bodies, strict=True)]
             rows += [_quarantined_row(device, q, now) for q in quarantined if q.seq <= limit]
             far_ahead = len(events) + len(quarantined) - len(rows)
             before = conn.total_changes
@@ -188,7 +252,14 @@ class CentralStore:
             for q in quarantined:
                 if q.seq <= limit:
                     n_quarantined += self._record_invalid(conn, device, q, now)
+            decisions = [  # rows: the kept events' first, in order, then the quarantined
+                Decided(e, b.crop, row[4], row[6])
+                for e, b, row in zip(kept, bodies, rows, strict=False)
+                if isinstance(e, LaneDecision)
+            ]
+            self.crossings.record(conn, device, gate, decisions, verify=stored < len(rows))
             contiguous, blocked = self._advance(conn, device, int(acked))
+            self.crossings.settle_overrides(conn, device, contiguous, kept)
             seqs = [r[1] for r in rows]
             top = max([int(max_seq), *seqs])
             conn.execute(
@@ -367,6 +438,7 @@ class CentralStore:
                     " received_at = ?, body = ? WHERE device = ? AND seq = ?",
                     (*row_in, device, seq),
                 )
+                self.crossings.event_replaced(conn, device, seq)
                 others = f"superseded: the incoming event of incident {incident_id} was kept"
             else:
                 others = None
@@ -422,12 +494,18 @@ class CentralStore:
     # -- declarations ------------------------------------------------------------------------
 
     def put_declaration(
-        self, declaration: Declaration, *, must_exist: bool | None = None
+        self,
+        declaration: Declaration,
+        *,
+        must_exist: bool | None = None,
+        actor: str = "central",
+        action: str = "put",
     ) -> tuple[int, DeclarationChanges]:
         """Create or replace a declaration; returns (cursor, the change message to publish).
 
         ``must_exist``: True refuses to create (KeyError), False refuses to replace
-        (FileExistsError), None does either.
+        (FileExistsError), None does either. Every version is kept (``history``), with who
+        made it (``actor``) and how (``action``).
         """
         key = plate_key(declaration.plate)
         now = _now()
@@ -453,9 +531,11 @@ class CentralStore:
             ).fetchone()[0]
             conn.execute(
                 "INSERT INTO declarations(number, gate, plate_key, status, cursor, created_at,"
-                " updated_at, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(number) DO UPDATE"
-                " SET plate_key = excluded.plate_key, status = excluded.status,"
-                " cursor = excluded.cursor, updated_at = excluded.updated_at, body = excluded.body",
+                " updated_at, body, enterprise) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(number) DO UPDATE SET plate_key = excluded.plate_key,"
+                " status = excluded.status, cursor = excluded.cursor,"
+                " updated_at = excluded.updated_at, body = excluded.body,"
+                " enterprise = excluded.enterprise",
                 (
                     declaration.number,
                     declaration.gate,
@@ -465,7 +545,14 @@ class CentralStore:
                     now,
                     now,
                     body,
+                    declaration.enterprise,
                 ),
+            )
+            conn.execute(
+                "INSERT INTO declaration_versions(number, version, at, actor, action, body)"
+                " VALUES (?, (SELECT coalesce(max(version), 0) + 1 FROM declaration_versions"
+                " WHERE number = ?), ?, ?, ?, ?)",
+                (declaration.number, declaration.number, now, actor, action, body),
             )
         change = DeclarationChange(cursor=cursor, op="upsert", declaration=declaration)
         message = DeclarationChanges(
@@ -572,6 +659,18 @@ class CentralStore:
                 (kind, device, gate, seq, ref, summary, json.dumps(detail), now, now),
             )
 
+    def declaration_history(self, number: str) -> list[dict[str, Any]]:
+        """Every version of a declaration, oldest first: version, at, actor, action, body."""
+        rows = self.file.all(
+            "SELECT version, at, actor, action, body FROM declaration_versions"
+            " WHERE number = ? ORDER BY version",
+            (number,),
+        )
+        return [
+            {"version": v, "at": at, "actor": actor, "action": action, "declaration": json.loads(b)}
+            for v, at, actor, action, b in rows
+        ]
+
     def get_declaration(self, number: str) -> Declaration | None:
         with self.file.lock:
             row = self.file.conn.execute(
@@ -585,11 +684,15 @@ class CentralStore:
         gate: str | None = None,
         plate: str | None = None,
         status: str | None = None,
+        enterprise: str | None = None,
         limit: int = 100,
         offset: int = 0,
     ) -> tuple[list[Declaration], int]:
         where: list[str] = []
         params: list[str | int] = []
+        if enterprise:
+            where.append("enterprise = ?")
+            params.append(enterprise)
         if gate:
             where.append("gate = ?")
             params.append(gate)
@@ -624,53 +727,51 @@ class CentralStore:
         until: datetime | None = None,
         before: int | None = None,
         limit: int = 100,
+        budget: ReadBudget | None = None,
     ) -> tuple[list[dict[str, Any]], int | None]:
-        """Newest first. Keyset pagination: pass the returned ``next`` as ``before``."""
-        where: list[str] = []
-        params: list[str | int] = []
-        for column, value in (("device", device), ("kind", kind), ("checkpoint", checkpoint)):
-            if value:
-                where.append(f"{column} = ?")
-                params.append(value)
+        """Newest first (by the event's time, then arrival; one device's in its seq order).
+        Keyset pagination: pass the returned ``next`` as ``before``. One statement over one
+        index (plate, else kind, else device, else time), on a read-only connection under
+        ``budget`` (the store's default when None): ``QueryTimeoutError`` past it,
+        ``QueryCancelledError`` when cancelled."""
+        where = KeysetWhere("events", "rowid")
         if plate:
-            where.append("plate_key = ?")
-            params.append(plate_key(plate))
-        if since:
-            where.append("at >= ?")
-            params.append(since.astimezone(UTC).isoformat())
-        if until:
-            where.append("at < ?")
-            params.append(until.astimezone(UTC).isoformat())
-        if before is not None:
-            where.append("rowid < ?")
-            params.append(before)
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
-        with self.file.lock:
-            rows = self.file.conn.execute(
-                f"SELECT rowid, device, received_at, body FROM events {clause}"
-                " ORDER BY rowid DESC LIMIT ?",
-                (*params, limit + 1),
-            ).fetchall()
-        items = []
-        for _rowid, dev, received_at, body in rows[:limit]:
-            item = json.loads(body)
-            item["device"] = dev
-            item["received_at"] = received_at
-            items.append(item)
+            where.add("plate", "plate_key = ?", "+plate_key = ?", plate_key(plate))
+        if kind:
+            where.add("kind", "kind = ?", "+kind = ?", kind)
+        if device:
+            where.add("device", "device = ?", "+device = ?", device)
+        if checkpoint:
+            where.plain("+checkpoint = ?", checkpoint)
+        where.time_range(since, until)
+        where.keyset(before)
+        rows = self.reads.all(
+            f"SELECT rowid, device, received_at, body FROM events {where.sql()}",
+            (*where.params, limit + 1),
+            budget,
+        )
+        items = [_event_item(dev, received_at, body) for _, dev, received_at, body in rows[:limit]]
         next_before = int(rows[limit - 1][0]) if len(rows) > limit else None
         return items, next_before
 
-    def get_event(self, device: str, seq: int) -> dict[str, Any] | None:
-        with self.file.lock:
-            row = self.file.conn.execute(
-                "SELECT received_at, body FROM events WHERE device = ? AND seq = ?", (device, seq)
-            ).fetchone()
-        if row is None:
-            return None
-        item = json.loads(row[1])
-        item["device"] = device
-        item["received_at"] = row[0]
-        return dict(item)
+    def get_event(
+        self, device: str, seq: int, budget: ReadBudget | None = None
+    ) -> dict[str, Any] | None:
+        row = self.reads.one(
+            "SELECT received_at, body FROM events WHERE device = ? AND seq = ?",
+            (device, seq),
+            budget,
+        )
+        return None if row is None else _event_item(device, row[0], row[1])
+
+    def read_budget(self, seconds: float | None = None) -> ReadBudget:
+        """A budget for one read of the API (the store's default length when None); cancel it
+        to stop the read (its client left)."""
+        return self.reads.budget(seconds)
+
+    def interrupt_reads(self, reason: str) -> None:
+        """Stop every read in flight (central is stopping); ingest and writes go on."""
+        self.reads.interrupt(reason)
 
     def event_seqs(self, device: str) -> list[int]:
         with self.file.lock:

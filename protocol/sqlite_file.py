@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,6 +23,16 @@ MigrationStep = str | Callable[[sqlite3.Connection], None]
 #: the list, counted from 1). Version 1 is the first release's schema, written with
 #: ``IF NOT EXISTS`` so that a file that release made (which carries version 0) upgrades too.
 Migration = Sequence[MigrationStep]
+
+
+@dataclass(frozen=True)
+class FileKind:
+    """Whose file it is: an SQLite ``application_id`` and a table only its kind has (files
+    written before the id was set are told apart by that table)."""
+
+    application_id: int
+    marker_table: str
+    name: str
 
 
 class SchemaError(UserError, RuntimeError):
@@ -47,6 +58,7 @@ class SqliteFile:
         *,
         migrations: Sequence[Migration] = (),
         create: bool = True,
+        kind: FileKind | None = None,
     ) -> None:
         self.path = Path(path)
         if not create and not self.path.is_file():
@@ -72,15 +84,17 @@ class SqliteFile:
         self._depth = 0
         self._pools: list[ReadPool] = []
         if migrations:
-            self._migrate(migrations)
+            self._migrate(migrations, kind)
 
     @property
     def version(self) -> int:
         with self.lock:
             return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
 
-    def _migrate(self, migrations: Sequence[Migration]) -> None:
+    def _migrate(self, migrations: Sequence[Migration], kind: FileKind | None) -> None:
         with self.transaction() as conn:
+            if kind is not None:
+                self._check_kind(conn, kind)
             current = int(conn.execute("PRAGMA user_version").fetchone()[0])
             if current > len(migrations):
                 raise SchemaError(
@@ -94,6 +108,26 @@ class SqliteFile:
                     else:
                         conn.execute(step)
                 conn.execute(f"PRAGMA user_version = {version}")
+
+    def _check_kind(self, conn: sqlite3.Connection, kind: FileKind) -> None:
+        """Refuse a file made by something else (a box's store given to central, a stranger's
+        database) before writing anything to it; mark this one as ours."""
+        found = int(conn.execute("PRAGMA application_id").fetchone()[0])
+        if found not in (0, kind.application_id):
+            raise SchemaError(
+                f"{self.path}: not {kind.name} (application id {found:#x}); check the path"
+            )
+        if found == 0:
+            tables = {
+                str(r[0])
+                for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            } - {"sqlite_sequence"}
+            if tables and kind.marker_table not in tables:
+                raise SchemaError(
+                    f"{self.path}: not {kind.name} (it holds tables {', '.join(sorted(tables)[:4])}"
+                    f"{'...' if len(tables) > 4 else ''}); check the path"
+                )
+            conn.execute(f"PRAGMA application_id = {kind.application_id}")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

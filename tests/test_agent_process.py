@@ -177,3 +177,31 @@ def test_central_on_a_database_it_cannot_open_says_so_in_one_line(tmp_path: Path
         assert db in result.stderr and "cannot open it as a database" in result.stderr
         assert "Traceback" not in result.stderr
     assert not_a_db.read_text(encoding="utf-8").startswith("these are")
+
+
+def test_a_box_and_central_never_open_each_others_database(tmp_path: Path) -> None:
+    import sqlite3
+
+    from central.store import CentralStore
+    from edge_agent.store import EdgeStore
+
+    CentralStore(tmp_path / "central.db").close()
+    EdgeStore(tmp_path / "box.db").close()
+    stranger = tmp_path / "notes.db"
+    conn = sqlite3.connect(stranger)
+    conn.execute("CREATE TABLE z (a)")
+    conn.commit()
+    conn.close()
+    box = tmp_path / "box.toml"
+    for db in ("central.db", "notes.db"):
+        box.write_text(f'device = "hn-b1"\ngate = "CKHN"\n[store]\npath = "{db}"\n')
+        result = cuakhau("agent", "status", "--config", str(box))
+        assert result.returncode == 2 and "not a gate box's store" in result.stderr, result.stderr
+    for db in ("box.db", "notes.db"):
+        result = cuakhau("central", "serve", "--db", str(tmp_path / db), "--port", "0")
+        assert result.returncode == 2 and "not central's database" in result.stderr
+    conn = sqlite3.connect(stranger)
+    tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master")]
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    conn.close()
+    assert tables == ["z"] and version == 0, "nothing written to a stranger's file"

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Request, get, post
-from litestar.exceptions import ClientException, PermissionDeniedException
+from litestar.exceptions import ClientException, NotFoundException, PermissionDeniedException
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_202_ACCEPTED
 
@@ -141,6 +141,8 @@ def send_command(
         raise PermissionDeniedException(f"role {principal.role} may not send {data.action}")
     if data.action == "open" and not data.reason.strip():
         raise ClientException("a manual open needs a reason (it is recorded with the crossing)")
+    if not any(d["device"] == device for d in store.list_devices()):
+        raise NotFoundException(f"no box {device!r} has ever reported to central")
     command = Command(
         id=str(uuid.uuid4()),
         device=device,
@@ -211,7 +213,8 @@ def resolve_incident(
                 after={"keep": data.keep, "note": data.note, "acked_seq": acked},
             )
     except ConflictError as exc:
-        raise ClientException(str(exc), status_code=409) from None
+        unknown = str(exc).startswith("no seq conflict")
+        raise ClientException(str(exc), status_code=404 if unknown else 409) from None
     published = bool(link and link.acknowledge(device, acked))
     return Resolved(device=device, acked_seq=acked, ack_published=published)
 

@@ -21,7 +21,7 @@ import msgspec
 
 from edge_agent.store.declarations import DeclarationCache
 from edge_agent.store.lanes import LaneStore
-from edge_agent.store.schema import MIGRATIONS
+from edge_agent.store.schema import KIND, MIGRATIONS
 from protocol.codec import decode_event, encode_event
 from protocol.messages import Event, event_kind
 from protocol.signing import event_hash
@@ -79,7 +79,7 @@ class EdgeStore:
         retention_days: float = 30.0,
         create: bool = True,
     ) -> None:
-        self.file = SqliteFile(path, synchronous, migrations=MIGRATIONS, create=create)
+        self.file = SqliteFile(path, synchronous, migrations=MIGRATIONS, create=create, kind=KIND)
         self.retention = timedelta(days=retention_days)
         self._listeners: list[Callable[[], None]] = []
         self._listeners_lock = threading.Lock()

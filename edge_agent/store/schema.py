@@ -9,7 +9,7 @@ operator_commands).
 
 from __future__ import annotations
 
-from protocol.sqlite_file import Migration
+from protocol.sqlite_file import FileKind, Migration
 
 _V1 = (
     """CREATE TABLE IF NOT EXISTS outbox (
@@ -79,3 +79,6 @@ _V3 = (
 )
 
 MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3)
+
+#: A gate box's store ("CKBX"); central's files carry another id.
+KIND = FileKind(0x434B4258, "outbox", "a gate box's store")
