@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -27,8 +28,9 @@ from protocol.sqlite_file import SqliteFile
 SESSION_HOURS = 12
 #: failed logins within this window count against a user name and against a client address
 FAILURE_WINDOW = timedelta(minutes=15)
-MAX_FAILURES_PER_USER = 5
+MAX_FAILURES_PER_USER = 5  # for one user from one address
 MAX_FAILURES_PER_CLIENT = 20
+MAX_FAILURES_PER_USER_ANYWHERE = 50
 MIN_PASSWORD_LENGTH = 12
 
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
@@ -38,6 +40,8 @@ _TAX_CODE = re.compile(r"^[0-9]{10}(-[0-9]{3})?$")
 _TOKEN_PREFIX = "ckt_"
 
 _hasher = PasswordHasher()
+#: argon2 takes 64 MiB a hash: at most this many at once, whatever the number of requests
+_HASHING = threading.BoundedSemaphore(4)
 
 
 class AccountError(UserError, ValueError):
@@ -200,41 +204,50 @@ class AccountStore:
     # -- logging in --------------------------------------------------------------------------
 
     def too_many_failures(self, username: str, client: str) -> bool:
+        """Too many failed logins lately: for this user from this address, from this address,
+        or for this user from anywhere (a higher bar, so no one locks an account out alone)."""
         since = (_now() - FAILURE_WINDOW).isoformat()
-        per_user = self.file.one(
-            "SELECT count(*) FROM login_failures WHERE key = ? AND at > ?",
-            (f"user:{username}", since),
-        )[0]
-        per_client = self.file.one(
-            "SELECT count(*) FROM login_failures WHERE key = ? AND at > ?",
-            (f"client:{client}", since),
-        )[0]
-        return bool(per_user >= MAX_FAILURES_PER_USER or per_client >= MAX_FAILURES_PER_CLIENT)
+        limits = (
+            (f"user:{username}|client:{client}", MAX_FAILURES_PER_USER),
+            (f"client:{client}", MAX_FAILURES_PER_CLIENT),
+            (f"user:{username}", MAX_FAILURES_PER_USER_ANYWHERE),
+        )
+        for key, limit in limits:
+            count = self.file.one(
+                "SELECT count(*) FROM login_failures WHERE key = ? AND at > ?", (key, since)
+            )[0]
+            if count >= limit:
+                return True
+        return False
 
     def login(self, username: str, password: str, client: str) -> tuple[str, Principal] | None:
-        """A new session (its id, to set as a cookie, and who it is) or None (counted)."""
+        """A new session (its id, to set as a cookie, and who it is) or None (counted).
+
+        The attempt is counted as a failure before the password is checked (and taken back on
+        success), so parallel guesses all count; at most ``_HASHING`` hashes run at once."""
+        now = _now()
+        keys = [f"user:{username}|client:{client}", f"client:{client}", f"user:{username}"]
+        with self.file.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO login_failures(key, at) VALUES (?, ?)",
+                [(key, now.isoformat()) for key in keys],
+            )
+            conn.execute(
+                "DELETE FROM login_failures WHERE at < ?", ((now - FAILURE_WINDOW).isoformat(),)
+            )
         row = self.file.one(
             "SELECT password_hash, disabled_at FROM users WHERE username = ?", (username,)
         )
         ok = False
-        if row is not None and row[1] is None:
-            try:
-                ok = _hasher.verify(row[0], password)
-            except (VerifyMismatchError, VerificationError, InvalidHashError):
-                ok = False
-        else:
-            _hasher.hash(password)  # the same work whether or not the user exists
-        now = _now()
+        with _HASHING:
+            if row is not None and row[1] is None:
+                try:
+                    ok = _hasher.verify(row[0], password)
+                except (VerifyMismatchError, VerificationError, InvalidHashError):
+                    ok = False
+            else:
+                _hasher.hash(password)  # the same work whether or not the user exists
         if not ok:
-            with self.file.transaction() as conn:
-                conn.executemany(
-                    "INSERT INTO login_failures(key, at) VALUES (?, ?)",
-                    [(f"user:{username}", now.isoformat()), (f"client:{client}", now.isoformat())],
-                )
-                conn.execute(
-                    "DELETE FROM login_failures WHERE at < ?",
-                    ((now - FAILURE_WINDOW).isoformat(),),
-                )
             return None
         session_id = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(32)
@@ -251,7 +264,14 @@ class AccountStore:
                     client,
                 ),
             )
-            conn.execute("DELETE FROM login_failures WHERE key = ?", (f"user:{username}",))
+            # this attempt was no failure; and the user's failures from here are forgiven
+            conn.execute(
+                "DELETE FROM login_failures WHERE key IN (?, ?) AND at = ?",
+                (f"client:{client}", f"user:{username}", now.isoformat()),
+            )
+            conn.execute(
+                "DELETE FROM login_failures WHERE key = ?", (f"user:{username}|client:{client}",)
+            )
             conn.execute("DELETE FROM sessions WHERE expires_at < ?", (now.isoformat(),))
         principal = self.session(session_id)
         assert principal is not None

@@ -32,14 +32,30 @@ class AuditLog:
         client: str | None = None,
     ) -> int:
         """Append a row (joining the caller's transaction when there is one)."""
+        return self.record_as(
+            who.actor, who.role, action, obj, before=before, after=after, client=client
+        )
+
+    def record_as(
+        self,
+        actor: str,
+        role: str,
+        action: str,
+        obj: str,
+        *,
+        before: Any = None,
+        after: Any = None,
+        client: str | None = None,
+    ) -> int:
+        """A row for an actor that is no account (a box enrolling itself)."""
         with self.file.transaction() as conn:
             cur = conn.execute(
                 "INSERT INTO audit(at, actor, role, action, object, before, after, client)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     datetime.now(UTC).isoformat(),
-                    who.actor,
-                    who.role,
+                    actor,
+                    role,
                     action,
                     obj,
                     None if before is None else json.dumps(before, ensure_ascii=False),

@@ -51,22 +51,29 @@ def ensure_tls(folder: Path, hostnames: Iterable[str], days: int = 3650) -> None
     """A CA for the deployment (``ca.pem``) and the broker's certificate for ``hostnames``
     (``server.pem``/``server.key``), made once: existing files are kept."""
     folder.mkdir(parents=True, exist_ok=True)
-    if (folder / "ca.pem").exists() and (folder / "server.pem").exists():
+    if (folder / "server.pem").exists():
         return
     now = dt.datetime.now(dt.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cuakhau deployment CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
+    if (folder / "ca.pem").exists():  # every box trusts this CA: never replace it
+        loaded = serialization.load_pem_private_key((folder / "ca.key").read_bytes(), None)
+        if not isinstance(loaded, ec.EllipticCurvePrivateKey):
+            raise BrokerAccessError(f"{folder / 'ca.key'}: not the CA's EC key")
+        ca_key = loaded
+        ca = x509.load_pem_x509_certificate((folder / "ca.pem").read_bytes())
+    else:
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        ca = (
+            x509.CertificateBuilder()
+            .subject_name(ca_name)
+            .issuer_name(ca_name)
+            .public_key(ca_key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=days))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .sign(ca_key, hashes.SHA256())
+        )
     names: list[x509.GeneralName] = []
     for host in hostnames:
         try:
@@ -85,8 +92,9 @@ def ensure_tls(folder: Path, hostnames: Iterable[str], days: int = 3650) -> None
         .add_extension(x509.SubjectAlternativeName(names), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
-    _write_private(folder / "ca.key", _key_pem(ca_key))
-    (folder / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    if not (folder / "ca.pem").exists():
+        _write_private(folder / "ca.key", _key_pem(ca_key))
+        (folder / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     _write_private(folder / "server.key", _key_pem(server_key))
     (folder / "server.pem").write_bytes(server.public_bytes(serialization.Encoding.PEM))
 
@@ -137,6 +145,14 @@ class BrokerAccess:
     def __init__(
         self, folder: str | Path, central_user: str, central_password: str, pid_file: str | None
     ) -> None:
+        if not central_password:
+            raise BrokerAccessError(
+                "broker access needs central's own broker password ([mqtt] password_file)"
+            )
+        if not (Path(folder) / "ca.pem").exists():
+            raise BrokerAccessError(
+                f"{folder}: no ca.pem; run `cuakhau central broker-setup --dir {folder}` first"
+            )
         self.folder = Path(folder)
         self.central_user = central_user
         self.central_password = central_password

@@ -3,16 +3,19 @@ box is told (its id, broker, credentials, CA, central's public key), in one plac
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from central.broker_access import BrokerAccess
+from central.broker_access import BrokerAccess, BrokerAccessError
 from central.config import BrokerAccessSettings
 from central.identities import Enrolled, IdentityStore
 from protocol.signing import public_text
+
+log = logging.getLogger("cuakhau.central.enrolment")
 
 
 class BrokerInfo(msgspec.Struct):
@@ -44,7 +47,10 @@ class Enrolment:
     access: BrokerAccess | None
 
     def grant(self, enrolled: Enrolled) -> EnrolmentGrant:
-        self.apply()
+        try:
+            self.apply()
+        except BrokerAccessError as exc:  # the files are written; the box keeps its grant
+            log.error("enrolled %s, but %s", enrolled.device, exc)
         ca = Path(self.settings.dir) / "ca.pem" if self.settings else None
         return EnrolmentGrant(
             device=enrolled.device,

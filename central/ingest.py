@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from central.identities import IdentityStore
+from central.identities import Identity, IdentityStore
 from central.store import CentralStore
 from protocol import topics
 from protocol.codec import ProtocolError, SplitBatch, encode, split_event_batch
@@ -161,18 +161,27 @@ class CentralLink:
         self.counters["events_quarantined"] += result.quarantined
         self.acknowledge(device, result.acked_seq, result.resend)
 
-    def _authentic(self, device: str, batch: SplitBatch) -> bool:
-        """An enrolled box's batch must carry its seal, and its events one chain; a revoked
-        box is heard no more; an unknown one only when enrolment is not required."""
+    def _admitted(self, where: str, device: str) -> Identity | bool | None:
+        """Whether ``device`` may be heard at all: its identity (enrolled), None (never
+        enrolled, and enrolment is not required) or False (revoked, or not enrolled when it
+        is required; counted)."""
         identity = self.identities.identity(device)
         if identity is None:
             if self.require_enrolment:
-                self.rejects.reject("events", "unenrolled", f"{device} was never enrolled")
+                self.rejects.reject(where, "unenrolled", f"{device} was never enrolled")
                 return False
-            return True
+            return None
         if identity.revoked_at is not None:
-            self.rejects.reject("events", "revoked", f"{device} was revoked {identity.revoked_at}")
+            self.rejects.reject(where, "revoked", f"{device} was revoked {identity.revoked_at}")
             return False
+        return identity
+
+    def _authentic(self, device: str, batch: SplitBatch) -> bool:
+        """An enrolled box's batch must carry its seal, and its events one chain; a revoked
+        box is heard no more; an unknown one only when enrolment is not required."""
+        identity = self._admitted("events", device)
+        if not isinstance(identity, Identity):  # never enrolled and allowed (None), or refused
+            return identity is None
         try:
             verify_seal(identity.public_key, device, batch.array, batch.seal)
         except SignatureError as exc:
@@ -191,18 +200,31 @@ class CentralLink:
                 return False
         return True
 
+    def _at_its_gate(self, where: str, device: str, gate: str) -> bool:
+        """An enrolled box speaks only for the gate it was enrolled at (a box asking for
+        another gate's declarations would read its drivers' data)."""
+        identity = self._admitted(where, device)
+        if identity is False:
+            return False
+        if isinstance(identity, Identity) and gate != identity.gate:
+            self.rejects.reject(
+                where, "gate", f"{device} is enrolled at {identity.gate}, not {gate}"
+            )
+            return False
+        return True
+
     def _on_state(self, device: str, payload: bytes) -> None:
         if not payload:  # a cleared retained message
             return
         state = self.inbound.take("state", payload, DeviceState, owner=device)
-        if state is None:
+        if state is None or not self._at_its_gate("state", device, state.gate):
             return
         self.store.record_state(state)
         self.counters["states"] += 1
 
     def _on_sync(self, device: str, payload: bytes) -> None:
         request = self.inbound.take("sync", payload, SyncRequest, owner=device)
-        if request is None:
+        if request is None or not self._at_its_gate("sync", device, request.gate):
             return
         self.store.note_gate(device, request.gate)
         # Acks too: a box reconnecting after central lost the ack finds out where it stands.

@@ -235,7 +235,9 @@ def confirm_step(
     changed = msgspec.structs.replace(declaration, steps=steps)
     if step == "customs_check" and result == "mismatch":
         return msgspec.structs.replace(
-            changed, status="returned", return_reason=f"customs check mismatch: {note or ''}"
+            changed,
+            status="returned",
+            return_reason=f"customs check mismatch: {note or ''}"[:500],
         )
     if step == "exit":
         return msgspec.structs.replace(changed, status="exited")
@@ -245,7 +247,7 @@ def confirm_step(
 def return_for_redeclaration(declaration: Declaration, reason: str) -> Declaration:
     if declaration.status not in ("declared", "accepted"):
         raise LifecycleError(f"declaration {declaration.number} is {declaration.status}")
-    return msgspec.structs.replace(declaration, status="returned", return_reason=reason)
+    return msgspec.structs.replace(declaration, status="returned", return_reason=reason[:500])
 
 
 def cancel(declaration: Declaration) -> Declaration:

@@ -71,6 +71,10 @@ class IngestResult:
     blocked_at: int | None
 
 
+class InvalidDeclarationError(ValueError):
+    """A declaration that would not decode as the protocol's ``Declaration`` (never stored)."""
+
+
 class ConflictError(ValueError):
     """A conflict cannot be resolved as asked (unknown, already resolved, wrong choice)."""
 
@@ -510,6 +514,10 @@ class CentralStore:
         key = plate_key(declaration.plate)
         now = _now()
         body = to_json(declaration).decode()
+        try:  # what is stored must decode, here and at every box, as it will be sent
+            msgspec.json.decode(body, type=Declaration)
+        except msgspec.ValidationError as exc:
+            raise InvalidDeclarationError(f"declaration {declaration.number}: {exc}") from None
         with self.file.transaction() as conn:
             existing = conn.execute(
                 "SELECT gate FROM declarations WHERE number = ?", (declaration.number,)

@@ -52,6 +52,8 @@ Hash = Annotated[bytes, msgspec.Meta(max_length=32)]
 #: an Ed25519 signature
 Signature = Annotated[bytes, msgspec.Meta(max_length=64)]
 Name = Annotated[str, msgspec.Meta(max_length=64, pattern=_PRINTABLE)]
+#: who did something: a user name, or ``token:`` and a token's name
+Actor = Annotated[str, msgspec.Meta(max_length=80, pattern=_PRINTABLE)]
 Text = Annotated[str, msgspec.Meta(max_length=500, pattern=_PRINTABLE)]
 StepName = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 ContainerNo = Annotated[str, msgspec.Meta(max_length=16, pattern=_PRINTABLE)]
@@ -118,7 +120,7 @@ class YardExit(_Event, frozen=True, tag="yard_exit"):
 
 
 class ManualOverride(_Event, frozen=True, tag="manual_override"):
-    by: Name
+    by: Actor
     reason: Text
     command_id: EventId | None = None
     plate: PlateReading | None = None
@@ -190,7 +192,7 @@ class StepFlag(msgspec.Struct, kw_only=True, frozen=True):
 
     done: bool = False
     at: UtcTime | None = None
-    user: Name | None = None
+    user: Actor | None = None
     note: Text | None = None
     #: a customs check's outcome
     result: Literal["match", "mismatch"] | None = None
@@ -284,7 +286,7 @@ class Command(msgspec.Struct, kw_only=True, frozen=True):
     device: DeviceId
     action: Literal["open", "reset_fault", "reload_config", "resync"]
     at: UtcTime
-    by: Name
+    by: Actor
     reason: Text = ""
     checkpoint: CheckpointName | None = None
     #: central's signature

@@ -13,6 +13,7 @@ import json
 import os
 import socket
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -61,6 +62,7 @@ def enrol(
     folder: str | Path,
     *,
     force: bool = False,
+    insecure: bool = False,
     progress: Callable[[str], None] = print,
 ) -> Path:
     """Enrol this box; returns the path of the box config written."""
@@ -71,6 +73,22 @@ def enrol(
             f"{config} exists: this box is enrolled already; give --force (with a new token)"
             " to enrol it again"
         )
+    if (folder / "box.db").exists():
+        raise EnrolError(
+            f"{folder / 'box.db'} holds the events of this box's earlier identity: let them"
+            " drain to central, then move it away; a new identity starts a new store"
+        )
+    url = urllib.parse.urlsplit(central)
+    if url.scheme != "https" and not insecure and url.hostname not in ("127.0.0.1", "localhost"):
+        raise EnrolError(
+            f"{central}: enrol over https (the token and central's key travel in this"
+            " exchange); --insecure only on a network you trust"
+        )
+    lanes = ""
+    if config.exists():  # keep the lanes the technician set up
+        text = config.read_text(encoding="utf-8")
+        if "[[lanes]]" in text:
+            lanes = "\n" + text[text.index("[[lanes]]") :]
     folder.mkdir(parents=True, exist_ok=True)
     progress("1/3 making the box's key pair (Ed25519)")
     key = new_key()
@@ -103,7 +121,7 @@ def enrol(
         f'key_file = "{folder / "device.key"}"\n'
         f'central_key = "{grant["central_key"]}"\n\n'
         f"[store]\n"
-        f'path = "{folder / "box.db"}"\n',
+        f'path = "{folder / "box.db"}"\n' + lanes,
     )
     return config
 
@@ -115,10 +133,13 @@ def add_commands(provision: Any) -> None:
     command.add_argument("--token", required=True, help="the one-time enrolment token")
     command.add_argument("--dir", default="/etc/cuakhau", help="where to write (box.toml ...)")
     command.add_argument("--force", action="store_true", help="enrol again (a new token)")
+    command.add_argument(
+        "--insecure", action="store_true", help="allow central over plain http (not loopback)"
+    )
     command.set_defaults(func=_enrol)
 
 
 def _enrol(args: Any) -> int:
-    config = enrol(args.central, args.token, args.dir, force=args.force)
+    config = enrol(args.central, args.token, args.dir, force=args.force, insecure=args.insecure)
     print(f"enrolled: {config}\nnext: add the lanes, then `cuakhau agent run --config {config}`")
     return 0

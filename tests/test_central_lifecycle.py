@@ -199,3 +199,26 @@ def test_declarations_are_checked_field_by_field(central: Central) -> None:
     # a container whose check digit does not add up is kept, with a warning
     code, body = create(container_no="CSQU3054384")
     assert code == 201 and "check digit" in body["warnings"][0]
+
+
+def test_a_long_reason_or_a_long_token_name_never_stores_a_declaration_boxes_cannot_read(
+    central: Central,
+) -> None:
+    body = declared(N, "29H-888.12")
+    assert central.send("POST", "/api/declarations/", body)[0] == 201
+    central.send("POST", f"/api/declarations/{N}/accept", None, role="customs")
+    code, answer = central.send(
+        "POST",
+        f"/api/declarations/{N}/steps/customs_check",
+        {"result": "mismatch", "note": "x" * 500},
+        role="customs",
+    )
+    assert code == 200, answer
+    assert len(answer["declaration"]["return_reason"]) <= 500
+    code, answer = central.send(
+        "POST", f"/api/declarations/{N}/return", {"reason": "y" * 500}, role="medical"
+    )
+    assert code == 409  # returned already; and it is still readable
+    view = central.get(f"/api/declarations/{N}")
+    assert view["declaration"]["status"] == "returned"
+    assert central.get("/api/declarations/")["total"] == 1

@@ -208,3 +208,9 @@ def test_agent_tools_never_create_a_store_where_a_path_is_wrong(tmp_path: Path) 
     with pytest.raises(FileNotFoundError, match="no such database"):
         EdgeStore(tmp_path / "missing" / "box.db", create=False)
     assert not (tmp_path / "missing").exists()
+
+
+def test_a_command_from_central_acts_once_however_often_it_arrives(store: EdgeStore) -> None:
+    assert store.lanes.take_command("cmd-1") is True
+    assert store.lanes.take_command("cmd-1") is False  # redelivered or replayed
+    assert store.lanes.take_command("cmd-2") is True

@@ -18,7 +18,7 @@ from central.store import CentralStore
 from edge_agent.store import EdgeStore
 from protocol import topics
 from protocol.codec import encode, encode_event, encode_event_batch
-from protocol.messages import Command, WeightMeasured
+from protocol.messages import Command, SyncRequest, WeightMeasured
 from protocol.signing import load_private, new_key
 from testkit import wait_for
 from testkit.outbox import fill_outbox
@@ -93,8 +93,12 @@ def test_an_enrolled_box_syncs_and_nobody_else_can_speak_for_it(
         reason="forged",
     )
     intruder.publish(topics.command(b1["device"]), encode(command), qos=1).wait_for_publish(5)
+    # ... and on its own topic, asking for another gate's declarations (its drivers' data)
+    other_gate = SyncRequest(device=b2["device"], gate="TT", cursor=0)
+    intruder.publish(topics.sync(b2["device"]), encode(other_gate), qos=1).wait_for_publish(5)
     time.sleep(2)
     assert central.acked(b1["device"]) == 100 and len(central.stored_events(b1["device"])) == 100
+    assert central.get("/api/stats")["rejected"].get("sync:gate") == 1
     intruder.loop_stop()
     intruder.disconnect()
 

@@ -63,6 +63,9 @@ async def login(store: CentralStore, request: Request[Any, Any, Any], data: Logi
         raise NotAuthorizedException("wrong user name or password")
     session_id, who = done
     log.info("login user=%s role=%s client=%s", who.name, who.role, client)
+    await anyio.to_thread.run_sync(
+        lambda: store.audit.record(who, "login", f"user:{who.name}", client=client)
+    )
     secure = bool(request.app.state.get("secure_cookies", False))
     cookie = Cookie(
         key=SESSION_COOKIE,

@@ -23,7 +23,7 @@ from central.accounts import Principal
 from central.ingest import CentralLink
 from central.lifecycle import DeclarationInput, InputError, LifecycleError
 from central.roles import AGENCIES, DECLARANTS, DECLARATION_READERS
-from central.store import CentralStore
+from central.store import CentralStore, InvalidDeclarationError
 from central.web.auth import roles
 from central.web.context import audit, publish
 from central.web.errors import field_error
@@ -134,6 +134,8 @@ def _change(
         raise ClientException(str(exc), status_code=409) from None
     except InputError as exc:
         raise field_error(exc.field, str(exc)) from None
+    except InvalidDeclarationError as exc:
+        raise ClientException(str(exc), status_code=422) from None
     except PermissionError as exc:
         raise PermissionDeniedException(str(exc)) from None
     return DeclarationSaved(declaration=after, cursor=cursor, published=publish(link, message))
@@ -173,6 +175,8 @@ class DeclarationController(Controller):
                 f"declaration {data.number} exists; PUT re-declares a returned one",
                 status_code=409,
             ) from None
+        except InvalidDeclarationError as exc:
+            raise ClientException(str(exc), status_code=422) from None
         return DeclarationSaved(
             declaration=declaration,
             cursor=cursor,
@@ -321,6 +325,8 @@ class DeclarationController(Controller):
                     before=before,
                     after=data,
                 )
+        except InvalidDeclarationError as exc:
+            raise ClientException(str(exc), status_code=422) from None
         except ValueError as exc:
             raise ClientException(str(exc), status_code=409) from None
         return DeclarationSaved(
@@ -339,6 +345,8 @@ class DeclarationController(Controller):
         offset: Annotated[int, Parameter(ge=0, le=MAX_INT)] = 0,
     ) -> DeclarationPage:
         """Declarations, newest change first (an enterprise: its own only)."""
+        if principal.role == "enterprise" and not principal.tax_code:
+            raise PermissionDeniedException("an enterprise account without a tax code")
         if plate is not None:
             from protocol.plates import plate_key
 

@@ -82,7 +82,7 @@ class EnrolRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 @post("/api/enrol", tags=["enrolment"], status_code=HTTP_201_CREATED, opt=PUBLIC)
 async def enrol(
-    enrolment: Enrolment, request: Request[Any, Any, Any], data: EnrolRequest
+    store: CentralStore, enrolment: Enrolment, request: Request[Any, Any, Any], data: EnrolRequest
 ) -> EnrolmentGrant:
     """A box enrols itself with a token from central's admin or technician (the token is its
     credential: unknown, used or expired ones are refused)."""
@@ -95,6 +95,20 @@ async def enrol(
         log.warning("enrolment refused client=%s: %s", client, exc)
         raise ClientException(str(exc), status_code=403) from None
     log.info("box enrolled device=%s gate=%s client=%s", enrolled.device, enrolled.gate, client)
+    await anyio.to_thread.run_sync(
+        lambda: store.audit.record_as(
+            f"box:{enrolled.device}",
+            "box",
+            "identity:enrol",
+            f"device:{enrolled.device}",
+            after={
+                "gate": enrolled.gate,
+                "checkpoints": enrolled.checkpoints,
+                "hostname": data.hostname,
+            },
+            client=client,
+        )
+    )
     return await anyio.to_thread.run_sync(enrolment.grant, enrolled)
 
 

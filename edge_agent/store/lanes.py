@@ -1,5 +1,6 @@
-"""What the box's lanes keep in its store: each lane's state, yard occupancy, and the queue of
-commands from an operator at the box (``cuakhau agent operator``).
+"""What the box's lanes keep in its store: each lane's state, yard occupancy, the queue of
+commands from an operator at the box (``cuakhau agent operator``), and central's commands
+already taken.
 
 The lane machine writes its state in the same transaction as the events it emits: it calls
 these methods inside ``EdgeStore.transaction()``, whose transaction they join.
@@ -8,7 +9,7 @@ these methods inside ``EdgeStore.transaction()``, whose transaction they join.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from protocol.sqlite_file import SqliteFile
 
@@ -72,6 +73,23 @@ class LaneStore:
             conn.execute(
                 "DELETE FROM yard_occupancy WHERE yard = ? AND plate_key = ?", (yard, plate_key)
             )
+
+    # -- central's commands ----------------------------------------------------------------
+
+    def take_command(self, command_id: str, keep_days: float = 7) -> bool:
+        """True the first time a command id is seen; False for a repeat (redelivered or
+        replayed), which must not act twice."""
+        now = datetime.now(UTC)
+        with self.file.transaction() as conn:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO commands_taken(id, at) VALUES (?, ?)",
+                (command_id, now.isoformat()),
+            )
+            conn.execute(
+                "DELETE FROM commands_taken WHERE at < ?",
+                ((now - timedelta(days=keep_days)).isoformat(),),
+            )
+            return cur.rowcount == 1
 
     # -- the local operator's commands -------------------------------------------------------
 

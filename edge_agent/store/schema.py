@@ -4,7 +4,7 @@ Version 1 is release 0.1.0's schema; a file that release wrote (user_version 0) 
 place. Append a migration for every change; never edit one that has shipped. Which store owns
 which table: ``EdgeStore`` (outbox, meta, chain), ``DeclarationCache`` (declarations*,
 declaration_sync, declaration_rebuild), ``LaneStore`` (lane_state, yard_occupancy,
-operator_commands).
+operator_commands, commands_taken).
 """
 
 from __future__ import annotations
@@ -75,6 +75,11 @@ _V3 = (
         id INTEGER PRIMARY KEY CHECK (id = 1),
         seq INTEGER NOT NULL,
         hash BLOB NOT NULL
+    )""",
+    # central's commands already taken: a repeated one (redelivered, replayed) is refused
+    """CREATE TABLE commands_taken (
+        id TEXT PRIMARY KEY,
+        at TEXT NOT NULL
     )""",
 )
 

@@ -258,6 +258,9 @@ class OutboxSync:
                 "command", "stale", f"{command.action} {command.id} {age:.0f} s old"
             )
             return
+        if not self.store.lanes.take_command(command.id):
+            self.rejects.reject("command", "repeat", f"{command.action} {command.id} taken before")
+            return
         self.stats.commands += 1
         log.info(
             "command id=%s action=%s by=%s checkpoint=%s",
