@@ -13,10 +13,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from central.evidence_store import EvidenceStore
 from central.identities import Identity, IdentityStore
 from central.store import CentralStore
 from protocol import topics
@@ -45,6 +46,7 @@ class CentralLink:
     ) -> None:
         self.store = store
         self.identities = IdentityStore(store.file)
+        self.evidence = EvidenceStore(store.file)
         #: signs everything central sends down (boxes enrolled with its public key check it)
         self.key = key
         self.require_enrolment = require_enrolment
@@ -125,7 +127,8 @@ class CentralLink:
                 "events", "ownership", f"batch for {batch.device!r} on the topic of {device!r}"
             )
             return
-        if not self._authentic(device, batch):
+        authentic = self._authentic(device, batch)
+        if not authentic:
             return
         for reason in batch.unreadable:
             self.rejects.reject("events", "unreadable", f"{device}: {reason}")
@@ -141,6 +144,8 @@ class CentralLink:
                 self.rejects.reject("events", "content", "empty batch")
             return
         result = self.store.ingest(device, batch.events, batch.invalid)
+        if authentic == "sealed" and batch.seal:  # kept as signed, for the crossing's evidence
+            self.evidence.keep(device, batch.array, batch.seal)
         if result.conflicts:
             self.rejects.reject(
                 "events",
@@ -176,12 +181,13 @@ class CentralLink:
             return False
         return identity
 
-    def _authentic(self, device: str, batch: SplitBatch) -> bool:
-        """An enrolled box's batch must carry its seal, and its events one chain; a revoked
-        box is heard no more; an unknown one only when enrolment is not required."""
+    def _authentic(self, device: str, batch: SplitBatch) -> Literal["sealed", "open", False]:
+        """An enrolled box's batch must carry its seal, and its events one chain ("sealed"); a
+        revoked box is heard no more; an unknown one only when enrolment is not required
+        ("open")."""
         identity = self._admitted("events", device)
         if not isinstance(identity, Identity):  # never enrolled and allowed (None), or refused
-            return identity is None
+            return "open" if identity is None else False
         try:
             verify_seal(identity.public_key, device, batch.array, batch.seal)
         except SignatureError as exc:
@@ -198,7 +204,7 @@ class CentralLink:
             if after.seq == before.seq + 1 and after.prev != event_hash(bytes(body)):
                 self.rejects.reject("events", "chain", f"{device} seq {after.seq} breaks its chain")
                 return False
-        return True
+        return "sealed"
 
     def _at_its_gate(self, where: str, device: str, gate: str) -> bool:
         """An enrolled box speaks only for the gate it was enrolled at (a box asking for

@@ -7,6 +7,7 @@ place. Append a migration for every change; never edit one that has shipped.
 from __future__ import annotations
 
 from central.crossings import move_inline_crops
+from central.evidence_store import SCHEMA as EVIDENCE_SCHEMA
 from central.identities import SCHEMA as IDENTITY_SCHEMA
 from protocol.sqlite_file import FileKind, Migration
 
@@ -235,7 +236,10 @@ _V4 = (
 #: Enrolment tokens and enrolled boxes' identities (``IdentityStore``, central/identities.py).
 _V5 = IDENTITY_SCHEMA
 
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4, _V5)
+#: What enrolled boxes signed, kept as signed (``EvidenceStore``, central/evidence_store.py).
+_V6 = EVIDENCE_SCHEMA
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
 
 #: Central's database ("CKCT"); a gate box's store carries another id.
 KIND = FileKind(0x434B4354, "events", "central's database")

@@ -112,6 +112,31 @@ def _agent_operator(args: argparse.Namespace) -> int:
     return 0 if outcome in ("opening", "reset") else 1
 
 
+def _verify_crossing(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import msgspec
+
+    from protocol.errors import UserError
+    from protocol.evidence import Evidence, verify
+
+    try:
+        evidence = msgspec.json.decode(Path(args.export).read_bytes(), type=Evidence)
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise UserError(
+            f"{args.export}: not an evidence export (GET /api/crossings/ID/evidence): {exc}"
+        ) from None
+    if evidence.crossing.get("id") != args.id:
+        raise UserError(f"{args.export} is the evidence of crossing {evidence.crossing.get('id')}")
+    verdict = verify(evidence)
+    for ok, what in verdict.checks:
+        print(f"[{'ok  ' if ok else 'FAIL'}] {what}")
+    print(
+        f"crossing {args.id} of {evidence.device}: {'verified' if verdict.ok else 'NOT VERIFIED'}"
+    )
+    return 0 if verdict.ok else 1
+
+
 def _demo(args: argparse.Namespace) -> int:
     from cuakhau.demo import run_demo
 
@@ -161,6 +186,14 @@ def build_parser() -> argparse.ArgumentParser:
     operator.add_argument("--reason", default="", help="why (required for open)")
     operator.add_argument("--wait", type=float, default=10.0, help="seconds to wait for the lane")
     operator.set_defaults(func=_agent_operator)
+
+    verify = sub.add_parser("verify", help="check evidence offline").add_subparsers(
+        dest="verify_command", required=True
+    )
+    crossing = verify.add_parser("crossing", help="one crossing's evidence, against the box's key")
+    crossing.add_argument("id", type=int, help="the crossing's id")
+    crossing.add_argument("--export", required=True, help="GET /api/crossings/ID/evidence, saved")
+    crossing.set_defaults(func=_verify_crossing)
 
     demo = sub.add_parser("demo", help="central + embedded broker + one agent, synthetic traffic")
     demo.add_argument("--duration", type=float, default=0, help="stop after N seconds (0: Ctrl-C)")

@@ -5,6 +5,7 @@ before is repeated here and must fail."""
 
 from __future__ import annotations
 
+import json
 import ssl
 import time
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ from central.store import CentralStore
 from edge_agent.store import EdgeStore
 from protocol import topics
 from protocol.codec import encode, encode_event, encode_event_batch
-from protocol.messages import Command, SyncRequest, WeightMeasured
+from protocol.messages import Command, LaneDecision, SyncRequest, WeightMeasured
 from protocol.signing import load_private, new_key
 from testkit import wait_for
 from testkit.outbox import fill_outbox
@@ -106,6 +107,39 @@ def test_an_enrolled_box_syncs_and_nobody_else_can_speak_for_it(
     emitted += fill_outbox(box / "box.db", 10)
     wait_for(lambda: central.acked(b1["device"]) == 110, 30, "box 1 still syncing")
 
+    # -- a crossing's evidence, checked offline against box 1's key alone ------------------------
+    lane = EdgeStore(box / "box.db")
+    lane.emit(
+        LaneDecision(
+            at=datetime.now(UTC),
+            checkpoint="barrier-in",
+            plate="29H-888.12",
+            decision="hold",
+            reasons=["unknown_plate: no declaration"],
+            crop_jpeg=b"\xff\xd8 a plate crop",
+        )
+    )
+    lane.close()
+    wait_for(lambda: central.acked(b1["device"]) == 111, 30, "the decision at central")
+    crossing = central.get("/api/crossings?limit=1")["items"][0]
+    code, evidence = central.send(
+        "GET", f"/api/crossings/{crossing['id']}/evidence", None, role="viewer"
+    )
+    assert code == 200, evidence
+    export = tmp_path / "evidence.json"
+    export.write_text(json.dumps(evidence), encoding="utf-8")
+    verified = run_module(
+        "cuakhau", "verify", "crossing", str(crossing["id"]), "--export", str(export)
+    )
+    assert verified.returncode == 0, verified.stdout
+    assert "sealed by the box" in verified.stdout and "verified" in verified.stdout
+    evidence["crossing"]["decision"] = "open"  # what someone rewrote at central
+    export.write_text(json.dumps(evidence), encoding="utf-8")
+    tampered = run_module(
+        "cuakhau", "verify", "crossing", str(crossing["id"]), "--export", str(export)
+    )
+    assert tampered.returncode == 1 and "NOT VERIFIED" in tampered.stdout
+
     # past the broker (here with central's own account): a batch box 1 did not seal, an
     # altered one, and an unsigned command are all refused
     insider, reason = gate.client("cuakhau-central", gate.central_password, "insider")
@@ -131,7 +165,7 @@ def test_an_enrolled_box_syncs_and_nobody_else_can_speak_for_it(
         20,
         "central to refuse the unsealed, forged and altered batches",
     )
-    assert central.acked(b1["device"]) == 110
+    assert central.acked(b1["device"]) == 111
     assert central.get("/api/stats")["incidents_open"].get("forged_batch", 0) >= 2
     wait_for(lambda: "what=signature" in agent.output(), 20, "the box to refuse the command")
     store = EdgeStore(box / "box.db", create=False)

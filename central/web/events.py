@@ -21,9 +21,12 @@ from litestar.exceptions import ClientException, NotFoundException
 from litestar.params import Parameter
 
 from central.crossings import Crossing
+from central.evidence_store import EvidenceStore
+from central.identities import IdentityStore
 from central.roles import STAFF
 from central.store import CentralStore
 from central.web.auth import roles
+from protocol.evidence import Evidence
 from protocol.messages import (
     EVENT_KINDS,
     MAX_INT,
@@ -232,6 +235,32 @@ async def get_crossing(
     return found
 
 
+@get(
+    "/api/crossings/{crossing_id:int}/evidence",
+    tags=["crossings"],
+    sync_to_thread=True,
+    opt=roles(STAFF),
+)
+def crossing_evidence(store: CentralStore, crossing_id: RowId) -> Evidence:
+    """What the box signed about this crossing (its sealed batches, its events' exact bytes,
+    its public key): check it offline with ``cuakhau verify crossing ID --export FILE``. 404
+    when the box was not enrolled (nothing signed)."""
+    found = store.crossings.get(crossing_id)
+    if found is None:
+        raise NotFoundException(f"no crossing {crossing_id}")
+    identity = IdentityStore(store.file).identity(found.device)
+    evidence = (
+        EvidenceStore(store.file).export(msgspec.to_builtins(found), identity.public_key)
+        if identity is not None
+        else None
+    )
+    if evidence is None:
+        raise NotFoundException(
+            f"no signed evidence for crossing {crossing_id}: {found.device} was not enrolled"
+        )
+    return evidence
+
+
 @get("/api/crops/{digest:str}", tags=["crossings"], media_type="image/jpeg", **_READ)
 async def get_crop(
     request: Request[Any, Any, Any], store: CentralStore, digest: CropHash
@@ -254,4 +283,12 @@ def yards(store: CentralStore) -> dict[str, int]:
     return store.yard_occupancy()
 
 
-ROUTES = [list_events, get_event, list_crossings, get_crossing, get_crop, yards]
+ROUTES = [
+    list_events,
+    get_event,
+    list_crossings,
+    get_crossing,
+    crossing_evidence,
+    get_crop,
+    yards,
+]
