@@ -200,7 +200,9 @@ class CentralLink:
                 detail={"events": len(batch.events) + len(batch.invalid), "problem": str(exc)},
             )
             return False
-        for before, after, body in zip(batch.events, batch.events[1:], batch.bodies, strict=False):
+        for before, after, body in zip(
+            batch.events, batch.events[1:], batch.bodies(), strict=False
+        ):
             if after.seq == before.seq + 1 and after.prev != event_hash(bytes(body)):
                 self.rejects.reject("events", "chain", f"{device} seq {after.seq} breaks its chain")
                 return False

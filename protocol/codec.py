@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
@@ -10,6 +11,8 @@ import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from protocol.messages import (
+    CHECKPOINT_PATTERN,
+    EVENT_ID_PATTERN,
     MAX_BATCH_EVENTS,
     Ack,
     Command,
@@ -141,8 +144,15 @@ class SplitBatch:
     array: bytes = b""
     seal: bytes | None = None
     events: list[Event] = field(default_factory=list)
-    #: each valid event's encoding as sent (for its hash in the box's chain)
-    bodies: list[msgspec.Raw] = field(default_factory=list)
+    #: each valid event's encoding as sent (for its hash in the box's chain); None: all of
+    #: the array's, in order (``bodies()`` splits them when asked)
+    _bodies: list[msgspec.Raw] | None = None
+
+    def bodies(self) -> list[msgspec.Raw]:
+        if self._bodies is None:
+            self._bodies = _raw_list_decoder.decode(self.array)
+        return self._bodies
+
     invalid: list[InvalidEvent] = field(default_factory=list)
     #: events without a readable seq and id: nothing can place them, they are refused
     unreadable: list[str] = field(default_factory=list)
@@ -156,6 +166,26 @@ _raw_list_decoder = msgspec.msgpack.Decoder(list[msgspec.Raw])
 _events_decoder = msgspec.msgpack.Decoder(list[Event])
 
 
+_CHECKPOINT = re.compile(CHECKPOINT_PATTERN)
+_EVENT_ID = re.compile(EVENT_ID_PATTERN)
+#: checkpoint names seen valid (a gate has a handful): checked once, then looked up
+_good_checkpoints: set[str] = set()
+
+
+def event_text_problem(event: Event) -> str | None:
+    """What is wrong with an event's id or checkpoint (control or bidi characters, a name
+    that is no checkpoint name), or None."""
+    checkpoint = event.checkpoint
+    if checkpoint not in _good_checkpoints:
+        if not _CHECKPOINT.match(checkpoint):
+            return f"checkpoint {checkpoint[:64]!r} is no checkpoint name"
+        if len(_good_checkpoints) < 10_000:
+            _good_checkpoints.add(checkpoint)
+    if not _EVENT_ID.match(event.id):
+        return f"event id {event.id[:64]!r}: letters, digits, '_', '.', ':', '-' only"
+    return None
+
+
 def split_event_batch(data: bytes | bytearray | memoryview) -> SplitBatch:
     """Decode an ``EventBatch`` event by event: one bad event never sinks the others.
 
@@ -165,11 +195,8 @@ def split_event_batch(data: bytes | bytearray | memoryview) -> SplitBatch:
         raise ProtocolError("EventBatch", f"payload of {len(data)} bytes exceeds limit")
     try:
         envelope = _envelope_decoder.decode(data)
-        raws = _raw_list_decoder.decode(envelope.events)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise ProtocolError("EventBatch", str(exc)) from None
-    if len(raws) > MAX_BATCH_EVENTS:
-        raise ProtocolError("EventBatch", f"{len(raws)} events; at most {MAX_BATCH_EVENTS}")
     array = bytes(envelope.events)
     batch = SplitBatch(device=envelope.device, array=array, seal=envelope.seal)
     try:  # the common case, a box's own batch: decoded in one go
@@ -177,9 +204,21 @@ def split_event_batch(data: bytes | bytearray | memoryview) -> SplitBatch:
     except (msgspec.DecodeError, msgspec.ValidationError):
         pass
     else:
-        if all(EARLIEST_EVENT.year <= e.at.year < LATEST_EVENT.year for e in whole):
-            batch.events, batch.bodies = whole, raws
+        if len(whole) > MAX_BATCH_EVENTS:
+            raise ProtocolError("EventBatch", f"{len(whole)} events; at most {MAX_BATCH_EVENTS}")
+        if all(
+            EARLIEST_EVENT.year <= e.at.year < LATEST_EVENT.year and not event_text_problem(e)
+            for e in whole
+        ):
+            batch.events = whole
             return batch
+    try:
+        raws = _raw_list_decoder.decode(array)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise ProtocolError("EventBatch", str(exc)) from None
+    if len(raws) > MAX_BATCH_EVENTS:
+        raise ProtocolError("EventBatch", f"{len(raws)} events; at most {MAX_BATCH_EVENTS}")
+    batch._bodies = []
     for raw in raws:
         body = bytes(raw)
         try:
@@ -187,11 +226,12 @@ def split_event_batch(data: bytes | bytearray | memoryview) -> SplitBatch:
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             reason = str(exc)
         else:
-            if EARLIEST_EVENT <= event.at < LATEST_EVENT:
+            problem = event_text_problem(event)
+            if problem is None and EARLIEST_EVENT <= event.at < LATEST_EVENT:
                 batch.events.append(event)
-                batch.bodies.append(raw)
+                batch._bodies.append(raw)
                 continue
-            reason = f"time {event.at.isoformat()} outside {EARLIEST_EVENT.year}-2099"
+            reason = problem or f"time {event.at.isoformat()} outside {EARLIEST_EVENT.year}-2099"
         try:
             head = _head_decoder.decode(body)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:

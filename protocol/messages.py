@@ -32,13 +32,13 @@ _PRINTABLE = r"^[^\x00-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069]*$"
 DeviceId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 GateCode = Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9]{1,16}$")]
 #: A checkpoint of a gate: ``barrier-in``, ``barrier-out``, ``yard-in``... ("" when none).
-CheckpointName = Annotated[
-    str, msgspec.Meta(max_length=64, pattern=r"^(?:[A-Za-z0-9][A-Za-z0-9_.-]*)?$")
-]
+CHECKPOINT_PATTERN = r"^(?:[A-Za-z0-9][A-Za-z0-9_.-]*)?$"
+CheckpointName = Annotated[str, msgspec.Meta(max_length=64, pattern=CHECKPOINT_PATTERN)]
 UtcTime = Annotated[datetime, msgspec.Meta(tz=True)]
 Seq = Annotated[int, msgspec.Meta(ge=0, le=MAX_INT)]
 Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_INT)]
-EventId = Annotated[str, msgspec.Meta(max_length=64, pattern=r"^[A-Za-z0-9_.:-]*$")]
+EVENT_ID_PATTERN = r"^[A-Za-z0-9_.:-]*$"
+EventId = Annotated[str, msgspec.Meta(max_length=64, pattern=EVENT_ID_PATTERN)]
 DeclarationNumber = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{13}$")]
 PlateText = Annotated[str, msgspec.Meta(min_length=4, max_length=16, pattern=_PRINTABLE)]
 #: What a reader made of a plate: bounded, printable (a misread is still evidence).
@@ -69,9 +69,11 @@ class _Event(msgspec.Struct, kw_only=True, frozen=True, tag_field="kind"):
     """Fields every event has. ``seq`` is assigned by the gate box's outbox, never reused."""
 
     seq: Seq = 0
-    id: EventId = ""
+    #: an event's id and checkpoint are checked by ``protocol.codec.event_text_problem`` on
+    #: the way in (a per-field pattern here would cost every event two regular expressions)
+    id: Annotated[str, msgspec.Meta(max_length=64)] = ""
     at: UtcTime
-    checkpoint: CheckpointName = ""
+    checkpoint: Annotated[str, msgspec.Meta(max_length=64)] = ""
     #: SHA-256 of the box's previous event as encoded (its hash chain; empty: the first)
     prev: Hash = b""
 

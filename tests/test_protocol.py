@@ -18,6 +18,7 @@ from protocol.codec import (
     encode,
     encode_event,
     encode_event_batch,
+    split_event_batch,
 )
 from protocol.messages import (
     Ack,
@@ -209,9 +210,15 @@ _GOOD_WEIGHT = {
 def test_an_event_out_of_bounds_is_refused_naming_the_field(
     change: dict[str, object], field: str
 ) -> None:
-    assert isinstance(decode_event(msgspec.msgpack.encode(_GOOD_WEIGHT)), WeightMeasured)
-    with pytest.raises(ProtocolError, match=field):
-        decode_event(msgspec.msgpack.encode(_GOOD_WEIGHT | change))
+    """As central takes a batch: the event is kept aside as invalid, the reason naming the
+    field (or, without a usable seq and id, refused as unreadable)."""
+    good = msgspec.msgpack.encode({"v": 1, "device": "b1", "events": [_GOOD_WEIGHT]})
+    assert [e.seq for e in split_event_batch(good).events] == [1]
+    bad = msgspec.msgpack.encode({"v": 1, "device": "b1", "events": [_GOOD_WEIGHT | change]})
+    split = split_event_batch(bad)
+    assert split.events == []
+    reasons = [i.reason for i in split.invalid] + split.unreadable
+    assert len(reasons) == 1 and field in reasons[0], reasons
 
 
 @pytest.mark.parametrize(
