@@ -13,29 +13,23 @@ through Mosquitto into that database; the rate is from central's receive times. 
 line: events, crossings, held_p95_ms, list_p95_ms, plate_p95_ms, range_p95_ms,
 ingest_events_per_s, cpu, and the other figures measured.
 
-    python bench/central.py [--events 3000000] [--reps 300] [--ingest-events 150000]
-    python bench/central.py --events 100000 --keep /tmp/c   # small, keeping the files
+    python bench/central_api.py [--events 3000000] [--reps 300] [--ingest-events 150000]
+    python bench/central_api.py --events 100000 --keep /tmp/c   # small, keeping the files
 """
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-# Run as a script, this file's folder comes first on sys.path, and this file (central.py)
-# would stand in for the central package.
-if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
-    del sys.path[0]
 
 import argparse
 import http.client
 import json
 import random
 import sqlite3
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 from urllib.parse import urlencode
 
 from central.store import CentralStore
