@@ -9,6 +9,7 @@ others are held with their reasons, and everything is synced to central.
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -139,3 +140,5 @@ def run_demo(duration: float = 0, http_port: int | None = None, workdir: str | N
                 central.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 central.kill()
+        if workdir is None:  # a temporary folder of this run only
+            shutil.rmtree(work, ignore_errors=True)

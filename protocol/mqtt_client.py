@@ -86,6 +86,8 @@ class MqttLink:
         client.on_publish = self._handle_publish
         self.client = client
         self._v5 = v5
+        #: set by stop(): the disconnection that follows is ours, not news
+        self._stopping = False
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -108,6 +110,7 @@ class MqttLink:
         self.client.loop_start()
 
     def stop(self) -> None:
+        self._stopping = True
         try:
             self.client.disconnect()
         finally:
@@ -168,7 +171,10 @@ class MqttLink:
         was = self.connected.is_set()
         self.connected.clear()
         if was:
-            self.log.warning("mqtt disconnected client=%s reason=%s", self.client_id, reason_code)
+            level = logging.INFO if self._stopping else logging.WARNING
+            self.log.log(
+                level, "mqtt disconnected client=%s reason=%s", self.client_id, reason_code
+            )
             self._on_disconnected()
 
     def _handle_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:

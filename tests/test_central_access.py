@@ -19,7 +19,7 @@ from testkit.declarations import declared
 from testkit.processes import Central
 
 #: what anyone may call without logging in
-PUBLIC = {("GET", "/health"), ("POST", "/api/session"), ("POST", "/api/enrol")}
+PUBLIC = {("GET", "/"), ("GET", "/health"), ("POST", "/api/session"), ("POST", "/api/enrol")}
 
 
 def route_roles(tmp_path: Path) -> dict[tuple[str, str], frozenset[str] | None]:

@@ -97,6 +97,18 @@ def stats(store: CentralStore, link: CentralLink | None) -> dict[str, Any]:
     }
 
 
+@get("/", tags=["operations"], sync_to_thread=False, opt=PUBLIC)
+def index() -> dict[str, str]:
+    """Where things are (no data: everything else needs a login or a token)."""
+    return {
+        "service": "cuakhau central",
+        "schema": "/schema",
+        "swagger": "/schema/swagger",
+        "login": "/api/session",
+        "health": "/health",
+    }
+
+
 @get("/health", tags=["operations"], sync_to_thread=False, opt=PUBLIC)
 def health(link: CentralLink | None) -> dict[str, Any]:
     return {"ok": True, "mqtt_connected": bool(link and link.connected)}
@@ -219,4 +231,4 @@ def resolve_incident(
     return Resolved(device=device, acked_seq=acked, ack_published=published)
 
 
-ROUTES = [list_devices, stats, health, send_command, list_incidents, resolve_incident]
+ROUTES = [index, list_devices, stats, health, send_command, list_incidents, resolve_incident]
