@@ -98,7 +98,8 @@ def _camera(lane: LaneConfig, anpr: Any, listen_s: float) -> Check | None:
     detail = f"{width}x{height} frames"
     plates: list[str] = []
     if anpr is not None:
-        plates = [r.plate.display for r in anpr.read_frame(frame.image) if r.plate]
+        found = anpr.read_frame(frame.image, region=lane.region_box)
+        plates = [r.plate.display for r in found if r.plate]
         detail += f"; plates in view: {', '.join(plates) if plates else 'none'}"
     fix = "" if plates or anpr is None else "hold a plate up to the camera to check the reading"
     return Check(name, True, detail, fix)

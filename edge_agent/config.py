@@ -8,7 +8,7 @@ are.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -127,6 +127,15 @@ class LaneConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     policy: Policy
     barrier: BarrierConfig
     camera: str | None = None
+    #: the part of the camera's frame where plates pass (x1, y1, x2, y2 in pixels): the
+    #: detector looks only there, at full resolution (``cuakhau probe camera`` shows it)
+    region: (
+        Annotated[
+            list[Annotated[int, msgspec.Meta(ge=0, le=20_000)]],
+            msgspec.Meta(min_length=4, max_length=4),
+        ]
+        | None
+    ) = None
     scale: ScaleConfig | None = None
     identify: IdentifySettings = msgspec.field(default_factory=IdentifySettings)
     weighing_timeout_s: float = 8.0
@@ -134,6 +143,19 @@ class LaneConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     poll_s: float = 0.02
     #: consecutive clear loop readings that mean the vehicle has gone
     clear_reads: int = 4
+
+    def __post_init__(self) -> None:
+        if self.region is not None:
+            x1, y1, x2, y2 = self.region
+            if x2 - x1 < 32 or y2 - y1 < 16:
+                raise ValueError("lanes.region: x1, y1, x2, y2 with x2 - x1 >= 32, y2 - y1 >= 16")
+
+    @property
+    def region_box(self) -> tuple[int, int, int, int] | None:
+        if self.region is None:
+            return None
+        x1, y1, x2, y2 = self.region
+        return (x1, y1, x2, y2)
 
 
 class IdentitySettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

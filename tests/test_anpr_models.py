@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -209,3 +210,62 @@ def test_a_far_plate_is_looked_at_again_however_sure(anpr: Anpr) -> None:
     read = anpr.read_crop(far)
     assert anpr.second_looks == looked + 1
     assert read.plate is not None and read.plate.text == spec.text
+
+
+def _far_scene(rng: random.Random) -> tuple[np.ndarray, tuple[int, int, int, int], str]:
+    """A truck 1280x720 in a corner of a 3840x2160 frame: its plate small in the whole frame."""
+    scene = render_scene(rng, night=False)
+    frame = np.full((2160, 3840, 3), 90, np.uint8)
+    x0, y0 = 1900, 1100
+    frame[y0 : y0 + 720, x0 : x0 + 1280] = scene.image
+    bx1, by1, bx2, by2 = scene.boxes[0]
+    return frame, (x0 + bx1, y0 + by1, x0 + bx2, y0 + by2), scene.specs[0].text
+
+
+def test_a_lane_region_finds_plates_too_small_in_the_whole_frame(anpr: Anpr) -> None:
+    rng = random.Random("region")
+    whole = in_region = read = 0
+    for _ in range(6):
+        frame, (bx1, by1, bx2, by2), text = _far_scene(rng)
+        cx, cy = (bx1 + bx2) / 2, (by1 + by2) / 2
+
+        def hit(results: list[Any], cx: float = cx, cy: float = cy) -> bool:
+            return any(
+                r.bbox and r.bbox[0] <= cx <= r.bbox[2] and r.bbox[1] <= cy <= r.bbox[3]
+                for r in results
+            )
+
+        whole += hit(anpr.read_frame(frame))
+        found = anpr.read_frame(frame, region=(1900, 1100, 3180, 1820))
+        in_region += hit(found)  # boxes come back in the whole frame's coordinates
+        read += any((r.plate.text if r.plate else r.raw) == text for r in found)
+    assert in_region >= 5 and read >= 4 and in_region > whole
+    with pytest.raises(ValueError, match="region"):
+        anpr.read_frame(frame, region=(10, 10, 20, 20))
+
+
+def test_the_camera_probe_saves_a_snapshot_with_the_region_and_the_plates(tmp_path: Path) -> None:
+    frame, _, text = _far_scene(random.Random("probe"))
+    folder = tmp_path / "camera"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "frame.png"), frame[..., ::-1])
+    snapshot = tmp_path / "snap.jpg"
+    done = run_module(
+        "cuakhau",
+        "probe",
+        "camera",
+        str(folder),
+        "--region",
+        "1900,1100,3180,1820",
+        "--out",
+        str(snapshot),
+    )
+    assert done.returncode == 0, done.stderr
+    readings = [json.loads(line) for line in done.stdout.splitlines()]
+    assert readings and any(r.get("text") == text or r.get("raw") == text for r in readings), (
+        readings
+    )
+    image = cv2.imread(str(snapshot))
+    assert image is not None and image.shape[:2] == (2160, 3840)
+    bad = run_module("cuakhau", "probe", "camera", str(folder), "--region", "1,2,3")
+    assert bad.returncode == 2 and "x1,y1,x2,y2" in bad.stderr

@@ -259,10 +259,36 @@ class Anpr:
             for d in decode(np.asarray(output[0]), scale, pad, w, h, self.detector_threshold)
         ]
 
-    def read_frame(self, frame: np.ndarray, keep_crops: bool = False) -> list[PlateResult]:
-        """Find and read every plate in a full camera frame (RGB uint8)."""
+    def detect_in(
+        self, frame: np.ndarray, region: tuple[int, int, int, int] | None
+    ) -> list[tuple[tuple[int, int, int, int], float]]:
+        """``detect`` over ``region`` of the frame only (None: the whole frame)."""
+        if region is None:
+            return self.detect(frame)
+        h, w = frame.shape[:2]
+        x1, y1 = max(0, min(w, region[0])), max(0, min(h, region[1]))
+        x2, y2 = max(x1, min(w, region[2])), max(y1, min(h, region[3]))
+        if x2 - x1 < 32 or y2 - y1 < 16:
+            raise ValueError(f"region {region} leaves less than 32x16 of a {w}x{h} frame")
+        part = np.ascontiguousarray(frame[y1:y2, x1:x2])
+        return [
+            ((bx1 + x1, by1 + y1, bx2 + x1, by2 + y1), score)
+            for (bx1, by1, bx2, by2), score in self.detect(part)
+        ]
+
+    def read_frame(
+        self,
+        frame: np.ndarray,
+        keep_crops: bool = False,
+        region: tuple[int, int, int, int] | None = None,
+    ) -> list[PlateResult]:
+        """Find and read every plate in a full camera frame (RGB uint8).
+
+        ``region`` (x1, y1, x2, y2 in frame pixels): the detector looks only there, at that
+        part's full resolution, so a plate small in the whole frame is large in the region;
+        boxes come back in frame coordinates and crops are cut from the full frame."""
         frame = check_image(frame, "frame")
-        found = self.detect(frame)
+        found = self.detect_in(frame, region)
         crops, boxes = [], []
         h, w = frame.shape[:2]
         for (x1, y1, x2, y2), score in found:

@@ -6,7 +6,10 @@ import argparse
 import dataclasses
 import json
 import sys
+from pathlib import Path
 from typing import Any
+
+from protocol.errors import UserError
 
 
 def probe_scale(args: argparse.Namespace) -> int:
@@ -26,10 +29,75 @@ def probe_scale(args: argparse.Namespace) -> int:
     return 0
 
 
+def _region(text: str | None) -> tuple[int, int, int, int] | None:
+    if not text:
+        return None
+    try:
+        x1, y1, x2, y2 = (int(v) for v in text.split(","))
+    except ValueError:
+        raise UserError(f"--region {text!r}: four whole numbers x1,y1,x2,y2") from None
+    return (x1, y1, x2, y2)
+
+
+def probe_camera(args: argparse.Namespace) -> int:
+    """A snapshot from the camera with the lane's region and what the detector finds drawn on
+    it, for the technician who aims the camera; the readings as JSON lines."""
+    import cv2
+    import numpy as np
+
+    from edge_agent.anpr.engine import Anpr, jpeg
+    from edge_agent.camera.source import FrameSource
+
+    region = _region(args.region)
+    source = FrameSource(args.url).start()
+    try:
+        frame = source.next_frame(-1, args.wait)
+    finally:
+        source.stop()
+    if frame is None:
+        raise UserError(f"{args.url}: no frame within {args.wait:g} s; check the URL and network")
+    anpr = Anpr(args.models, precision=args.reader)
+    try:
+        results = anpr.read_frame(frame.image, region=region)
+    except ValueError as exc:
+        raise UserError(f"--region: {exc}") from None
+    image = np.ascontiguousarray(frame.image.copy())
+    if region is not None:
+        cv2.rectangle(image, region[:2], region[2:], (40, 120, 255), 3)
+    for result in results:
+        if result.bbox is None:
+            continue
+        x1, y1, x2, y2 = result.bbox
+        text = result.plate.display if result.plate else f"? {result.raw}"
+        cv2.rectangle(image, (x1, y1), (x2, y2), (40, 220, 40), 2)
+        cv2.putText(
+            image,
+            f"{text} {result.confidence:.2f}",
+            (x1, max(12, y1 - 6)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.7,
+            (40, 220, 40),
+            2,
+        )
+        print(json.dumps(result.as_json(), ensure_ascii=False))
+    Path(args.out).write_bytes(jpeg(image))
+    h, w = frame.image.shape[:2]
+    print(f"{len(results)} plate(s) in a {w}x{h} frame; snapshot: {args.out}", file=sys.stderr)
+    return 0
+
+
 def add_commands(sub: Any) -> None:
     probe = sub.add_parser("probe", help="probe hardware on a serial port").add_subparsers(
         dest="probe_command", required=True
     )
+    camera = probe.add_parser("camera", help="a snapshot with the region and the plates found")
+    camera.add_argument("url", help="RTSP, HTTP MJPEG, a video file or a folder of images")
+    camera.add_argument("--region", help="x1,y1,x2,y2: the lane's region (as in its config)")
+    camera.add_argument("--out", default="camera-probe.jpg", help="where the snapshot goes")
+    camera.add_argument("--wait", type=float, default=10.0, help="seconds to wait for a frame")
+    camera.add_argument("--models", help="ANPR model folder (default: the package's)")
+    camera.add_argument("--reader", choices=("auto", "float", "int8"), default="auto")
+    camera.set_defaults(func=probe_camera)
     scale = probe.add_parser("scale", help="detect an indicator's protocol, baud and framing")
     scale.add_argument("port", help="serial port or pyserial URL (/dev/ttyUSB0, socket://...)")
     scale.add_argument("--listen", type=float, default=1.5, help="seconds per setting tried")

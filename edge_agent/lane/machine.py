@@ -369,7 +369,9 @@ class Lane:
             if frame is None:
                 break
             after = frame.index
-            results = self.anpr.read_frame(frame.image, keep_crops=True)
+            results = self.anpr.read_frame(
+                frame.image, keep_crops=True, region=self.settings.region_box
+            )
             if results:
                 vote.add(max(results, key=lambda r: r.detector_score or 0.0))
             lead = vote.leader(known)
