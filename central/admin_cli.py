@@ -93,12 +93,11 @@ def _store(args: argparse.Namespace) -> Any:
     from central.store import CentralStore
 
     config = load_central_config(args.config) if args.config else CentralConfig()
-    path = args.db or config.db
-    if not Path(path).exists():
-        raise UserError(
-            f"{path}: no central database here; give --db (or --config), or run"
-            " `cuakhau central serve` once to create it"
-        )
+    path = Path(args.db or config.db)
+    if not path.parent.is_dir():
+        raise UserError(f"{path}: no folder {path.parent}; give --db (or --config) right")
+    if not path.exists():
+        print(f"creating central's database {path}", file=sys.stderr)
     return CentralStore(path)
 
 
@@ -268,12 +267,22 @@ def _broker_setup(args: argparse.Namespace) -> int:
     finally:
         store.close()
     conf = folder / "mosquitto-cuakhau.conf"
-    conf.write_text(listener_config(folder, args.port), encoding="utf-8")
+    settings = listener_config(folder, args.port)
+    conf.write_text(settings, encoding="utf-8")
+    db = Path(args.db).resolve() if args.db else None
+    hosts = args.host or ["127.0.0.1"]
     print(
-        f"broker files in {folder}; include {conf} in mosquitto.conf (and set its pid_file)."
-        f"\ncentral's config:\n[mqtt]\nport = {args.port}\ntls = true\n"
+        f"# broker files in {folder}. Add these lines to mosquitto.conf (they are also in"
+        f" {conf}),\n# with Mosquitto's own pid_file and, as its user, read access to the"
+        f" files:\n{settings}\n"
+        "# central's config (central.toml), to complete (db, http_port, ...):\n"
+        + (f'db = "{db}"\n' if db else "")
+        + "require_enrolment = true\n"
+        f'[mqtt]\nhost = "{hosts[0]}"\nport = {args.port}\ntls = true\n'
         f'ca_file = "{folder / "ca.pem"}"\nusername = "cuakhau-central"\n'
-        f'password_file = "{password_file}"\n[broker_access]\ndir = "{folder}"\n'
-        f'pid_file = "/run/mosquitto/mosquitto.pid"\npublic_port = {args.port}'
+        f'password_file = "{password_file}"\n'
+        f'[broker_access]\ndir = "{folder}"\n'
+        'pid_file = "/run/mosquitto/mosquitto.pid"  # Mosquitto\'s pid_file\n'
+        f'public_host = "{hosts[0]}"\npublic_port = {args.port}'
     )
     return 0

@@ -127,12 +127,15 @@ def password_text(central_user: str, central_password: str, identities: Iterable
 
 
 def listener_config(folder: Path, port: int, bind: str = "0.0.0.0") -> str:
-    """The Mosquitto settings for the TLS listener with these files (to include in its conf)."""
+    """The Mosquitto settings for the TLS listener with these files (to include in its conf).
+
+    ``use_username_as_clientid`` is a listener's setting: it comes after ``listener`` (before
+    it, Mosquitto would open a default listener for it, in plain MQTT on 1883)."""
     return (
         f"per_listener_settings false\nallow_anonymous false\n"
         f"password_file {folder / 'passwd'}\nacl_file {folder / 'acl'}\n"
-        "use_username_as_clientid true\n"
-        f"listener {port} {bind}\ncafile {folder / 'ca.pem'}\n"
+        f"listener {port} {bind}\nuse_username_as_clientid true\n"
+        f"cafile {folder / 'ca.pem'}\n"
         f"certfile {folder / 'server.pem'}\nkeyfile {folder / 'server.key'}\n"
         "tls_version tlsv1.2\n"
     )

@@ -485,6 +485,12 @@ class CentralStore:
                 (state.device, state.gate, now, now, state.status, to_json(state).decode()),
             )
 
+    def set_device_status(self, device: str, status: str) -> None:
+        """Mark a box's status by central's own decision (a revoked box is heard no more, so
+        nothing it sends could ever say it is offline)."""
+        with self.file.transaction() as conn:
+            conn.execute("UPDATE devices SET status = ? WHERE device = ?", (status, device))
+
     def note_gate(self, device: str, gate: str) -> None:
         now = _now()
         with self.file.transaction() as conn:

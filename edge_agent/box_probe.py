@@ -170,6 +170,8 @@ def run_probe(
             report(check)
 
     anpr = None
+    if not config.lanes:
+        add(Check("lanes", False, "none configured", "add the box's [[lanes]] to its config"))
     if config.lanes:
         try:
             from edge_agent.anpr.engine import Anpr

@@ -50,8 +50,9 @@ class SecureGate:
         self.mosquitto = Mosquitto(
             mosquitto_dir,
             f"allow_anonymous false\npassword_file {b}/passwd\nacl_file {b}/acl\n"
-            f"use_username_as_clientid true\npid_file {self.pid_file}\n"
-            f"listener {self.tls_port} 127.0.0.1\ncafile {b}/ca.pem\n"
+            f"pid_file {self.pid_file}\n"
+            f"listener {self.tls_port} 127.0.0.1\nuse_username_as_clientid true\n"
+            f"cafile {b}/ca.pem\n"
             f"certfile {b}/server.pem\nkeyfile {b}/server.key\n",
         )
         self.central_password = (b / "central-password").read_text().strip()
@@ -99,15 +100,23 @@ class SecureGate:
         )
 
     def client(
-        self, username: str | None, password: str | None, client_id: str, ca: Path | None = None
+        self,
+        username: str | None,
+        password: str | None,
+        client_id: str,
+        ca: Path | None = None,
+        *,
+        plain: bool = False,
     ) -> tuple[mqtt.Client, Any]:
-        """An MQTT 5 client on the TLS listener; (client, its CONNACK reason code or None)."""
+        """An MQTT 5 client on the TLS listener (``plain``: on central's plain listener, where
+        the client id is the one given); (client, its CONNACK reason code or None)."""
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
         if username:
             client.username_pw_set(username, password)
-        client.tls_set_context(
-            ssl.create_default_context(cafile=str(ca or self.broker_dir / "ca.pem"))
-        )
+        if not plain:
+            client.tls_set_context(
+                ssl.create_default_context(cafile=str(ca or self.broker_dir / "ca.pem"))
+            )
         result: dict[str, Any] = {}
         connected = threading.Event()
 
@@ -116,7 +125,7 @@ class SecureGate:
             connected.set()
 
         client.on_connect = on_connect
-        client.connect("127.0.0.1", self.tls_port)
+        client.connect("127.0.0.1", self.mosquitto.port if plain else self.tls_port)
         client.loop_start()
         connected.wait(10)
         return client, result.get("reason")

@@ -68,6 +68,7 @@ def test_an_enrolled_box_syncs_and_nobody_else_can_speak_for_it(
     anonymous.loop_stop()
 
     # box 2 publishing as box 1 (and under box 1's client id): the broker drops it
+    dropped_before = agent.output().count("mqtt disconnected")
     intruder, reason = gate.client(b2["device"], b2["password"], b1["device"])
     assert reason is not None and not reason.is_failure
     forged = WeightMeasured(
@@ -103,7 +104,9 @@ def test_an_enrolled_box_syncs_and_nobody_else_can_speak_for_it(
     intruder.loop_stop()
     intruder.disconnect()
 
-    # box 1 was not kicked off by a client claiming its client id: it still syncs
+    # box 1 was not kicked off by a client claiming its client id (the broker names every
+    # client by its account), and it still syncs
+    assert agent.output().count("mqtt disconnected") == dropped_before
     emitted += fill_outbox(box / "box.db", 10)
     wait_for(lambda: central.acked(b1["device"]) == 110, 30, "box 1 still syncing")
 
@@ -142,7 +145,7 @@ def test_an_enrolled_box_syncs_and_nobody_else_can_speak_for_it(
 
     # past the broker (here with central's own account): a batch box 1 did not seal, an
     # altered one, and an unsigned command are all refused
-    insider, reason = gate.client("cuakhau-central", gate.central_password, "insider")
+    insider, reason = gate.client("cuakhau-central", gate.central_password, "insider", plain=True)
     assert reason is not None and not reason.is_failure
     key1 = load_private(box / "device.key")
     event = msgspec_replace(forged, seq=111, id="x-111")
@@ -183,6 +186,9 @@ def test_an_enrolled_box_syncs_and_nobody_else_can_speak_for_it(
     revoked, reason = gate.client(b1["device"], b1["password"], "b1-again")
     assert reason is not None and reason.is_failure, "a revoked box cannot connect"
     revoked.loop_stop()
+    assert [d["status"] for d in central.get("/api/devices") if d["device"] == b1["device"]] == [
+        "revoked"
+    ]
     identities = central.get("/api/identities")
     assert [i["revoked_at"] is not None for i in identities if i["device"] == b1["device"]] == [
         True

@@ -156,6 +156,7 @@ def revoke(
     try:
         with store.transaction():
             enrolment.identities.revoke(device, principal.actor)
+            store.set_device_status(device, "revoked")
             audit(store, principal, request, "identity:revoke", f"device:{device}")
     except EnrolmentError as exc:
         raise NotFoundException(str(exc)) from None
