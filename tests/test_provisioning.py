@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import ssl
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,13 +28,21 @@ from testkit.processes import Agent, Proc, run_module
 from testkit.secure_gate import SecureGate, grant
 
 
+@pytest.fixture
+def gate(tmp_path: Path) -> Iterator[SecureGate]:
+    """Central and its broker, set up the secure way; both stopped after the test."""
+    secure = SecureGate(tmp_path)
+    try:
+        secure.start()
+        yield secure
+    finally:
+        secure.stop()
+
+
 @pytest.mark.slow
 def test_an_enrolled_box_syncs_and_nobody_else_can_speak_for_it(
-    tmp_path: Path, processes: list[Proc]
+    tmp_path: Path, processes: list[Proc], gate: SecureGate
 ) -> None:
-    gate = SecureGate(tmp_path)
-    processes.append(gate.central)
-    gate.start()
     central = gate.central
 
     # -- a technician enrols a box, as docs/PROVISIONING.md says -------------------------------
