@@ -9,7 +9,9 @@ import anyio.to_thread
 import msgspec
 from litestar import Request, Response, delete, get, post
 from litestar.datastructures import Cookie
+from litestar.di import NamedDependency
 from litestar.exceptions import ClientException, NotAuthorizedException
+from litestar.params import FromPath, RequestBody
 from litestar.status_codes import HTTP_201_CREATED
 
 from central.accounts import FAILURE_WINDOW, AccountError, Principal
@@ -45,7 +47,9 @@ def _me(who: Principal) -> Me:
 
 
 @post("/api/session", tags=["accounts"], status_code=200, opt=PUBLIC)
-async def login(store: CentralStore, request: Request[Any, Any, Any], data: Login) -> Response[Me]:
+async def login(
+    store: NamedDependency[CentralStore], request: Request[Any, Any, Any], data: RequestBody[Login]
+) -> Response[Me]:
     """Log in: a session cookie (HttpOnly, SameSite=Strict) and the CSRF token for writes.
     Too many failures for a user or from an address: 429 for a while."""
     client = client_address(request)
@@ -79,13 +83,15 @@ async def login(store: CentralStore, request: Request[Any, Any, Any], data: Logi
 
 
 @get("/api/session", tags=["accounts"], sync_to_thread=False, opt=roles(ANYONE))
-def whoami(principal: Principal) -> Me:
+def whoami(principal: NamedDependency[Principal]) -> Me:
     """Who the caller is (and, for a session, its CSRF token)."""
     return _me(principal)
 
 
 @delete("/api/session", tags=["accounts"], sync_to_thread=True, status_code=200, opt=roles(ANYONE))
-def logout(store: CentralStore, request: Request[Any, Any, Any]) -> Response[dict[str, bool]]:
+def logout(
+    store: NamedDependency[CentralStore], request: Request[Any, Any, Any]
+) -> Response[dict[str, bool]]:
     value = request.cookies.get(SESSION_COOKIE)
     if value:
         store.accounts.logout(value)
@@ -114,7 +120,7 @@ class NewUser(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 @get("/api/users", tags=["accounts"], sync_to_thread=True, opt=roles({"admin"}))
-def list_users(store: CentralStore) -> list[UserView]:
+def list_users(store: NamedDependency[CentralStore]) -> list[UserView]:
     return [msgspec.convert(u, UserView, from_attributes=True) for u in store.accounts.users()]
 
 
@@ -126,7 +132,10 @@ def list_users(store: CentralStore) -> list[UserView]:
     opt=roles({"admin"}),
 )
 def add_user(
-    store: CentralStore, principal: Principal, request: Request[Any, Any, Any], data: NewUser
+    store: NamedDependency[CentralStore],
+    principal: NamedDependency[Principal],
+    request: Request[Any, Any, Any],
+    data: RequestBody[NewUser],
 ) -> UserView:
     try:
         with store.transaction():
@@ -159,7 +168,10 @@ def add_user(
     opt=roles({"admin"}),
 )
 def disable_user(
-    store: CentralStore, principal: Principal, request: Request[Any, Any, Any], username: str
+    store: NamedDependency[CentralStore],
+    principal: NamedDependency[Principal],
+    request: Request[Any, Any, Any],
+    username: FromPath[str],
 ) -> dict[str, str]:
     try:
         with store.transaction():
@@ -196,7 +208,7 @@ class TokenView(msgspec.Struct):
 
 
 @get("/api/tokens", tags=["accounts"], sync_to_thread=True, opt=roles({"admin"}))
-def list_tokens(store: CentralStore) -> list[TokenView]:
+def list_tokens(store: NamedDependency[CentralStore]) -> list[TokenView]:
     return [msgspec.convert(t, TokenView, from_attributes=True) for t in store.accounts.tokens()]
 
 
@@ -208,7 +220,10 @@ def list_tokens(store: CentralStore) -> list[TokenView]:
     opt=roles({"admin"}),
 )
 def create_token(
-    store: CentralStore, principal: Principal, request: Request[Any, Any, Any], data: NewToken
+    store: NamedDependency[CentralStore],
+    principal: NamedDependency[Principal],
+    request: Request[Any, Any, Any],
+    data: RequestBody[NewToken],
 ) -> TokenCreated:
     """A token for an enterprise's system or a machine client, scoped to one role."""
     try:
@@ -245,7 +260,10 @@ def create_token(
     opt=roles({"admin"}),
 )
 def revoke_token(
-    store: CentralStore, principal: Principal, request: Request[Any, Any, Any], name: str
+    store: NamedDependency[CentralStore],
+    principal: NamedDependency[Principal],
+    request: Request[Any, Any, Any],
+    name: FromPath[str],
 ) -> dict[str, str]:
     try:
         with store.transaction():

@@ -8,7 +8,8 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import get
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromQuery, QueryParameter
 from litestar.response import Stream
 
 from central.roles import AUDITORS
@@ -16,17 +17,18 @@ from central.store import CentralStore
 from central.web.auth import roles
 from central.web.events import Limit, MaybeRowId
 
-Text64 = Annotated[str | None, Parameter(max_length=128)]
+Text64 = Annotated[str | None, QueryParameter(max_length=128)]
+Object = Annotated[str | None, QueryParameter(name="object", max_length=128)]
 
 
 @get("/api/audit", tags=["operations"], sync_to_thread=True, opt=roles(AUDITORS))
 def query_audit(
-    store: CentralStore,
+    store: NamedDependency[CentralStore],
     actor: Text64 = None,
     action: Text64 = None,
-    object_: Annotated[str | None, Parameter(query="object", max_length=128)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    object_: Object = None,
+    since: FromQuery[datetime | None] = None,
+    until: FromQuery[datetime | None] = None,
     before: MaybeRowId = None,
     limit: Limit = 100,
 ) -> list[dict[str, Any]]:
@@ -44,12 +46,12 @@ def query_audit(
 
 @get("/api/audit.csv", tags=["operations"], sync_to_thread=False, opt=roles(AUDITORS))
 def export_audit(
-    store: CentralStore,
+    store: NamedDependency[CentralStore],
     actor: Text64 = None,
     action: Text64 = None,
-    object_: Annotated[str | None, Parameter(query="object", max_length=128)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    object_: Object = None,
+    since: FromQuery[datetime | None] = None,
+    until: FromQuery[datetime | None] = None,
 ) -> Stream:
     """The matching rows as CSV, oldest first (at most 100,000 rows per export)."""
     lines: Iterator[str] = store.audit.csv_lines(

@@ -14,8 +14,9 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, get, post, put
+from litestar.di import NamedDependency
 from litestar.exceptions import ClientException, NotFoundException, PermissionDeniedException
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, QueryParameter, RequestBody
 from litestar.status_codes import HTTP_201_CREATED
 
 from central import lifecycle
@@ -37,7 +38,7 @@ from protocol.messages import (
     Text,
 )
 
-Limit = Annotated[int, Parameter(ge=1, le=1000, description="page size")]
+Limit = Annotated[int, QueryParameter(ge=1, le=1000, description="page size")]
 
 
 class DeclarationPage(msgspec.Struct):
@@ -148,11 +149,11 @@ class DeclarationController(Controller):
     @post("/", status_code=HTTP_201_CREATED, sync_to_thread=True, opt=roles(DECLARANTS))
     def create(
         self,
-        store: CentralStore,
-        link: CentralLink | None,
-        principal: Principal,
+        store: NamedDependency[CentralStore],
+        link: NamedDependency[CentralLink | None],
+        principal: NamedDependency[Principal],
         request: Request[Any, Any, Any],
-        data: DeclarationInput,
+        data: RequestBody[DeclarationInput],
     ) -> DeclarationSaved:
         """Declare a crossing: status ``declared``, no steps yet. 409 if the number exists."""
         declaration = data.declaration(_owner(principal, data.enterprise))
@@ -187,12 +188,12 @@ class DeclarationController(Controller):
     @put("/{number:str}", sync_to_thread=True, opt=roles(DECLARANTS))
     def redeclare(
         self,
-        store: CentralStore,
-        link: CentralLink | None,
-        principal: Principal,
+        store: NamedDependency[CentralStore],
+        link: NamedDependency[CentralLink | None],
+        principal: NamedDependency[Principal],
         request: Request[Any, Any, Any],
-        number: str,
-        data: DeclarationInput,
+        number: FromPath[str],
+        data: RequestBody[DeclarationInput],
     ) -> DeclarationSaved:
         """Re-declare a declared or returned declaration (corrected): back to ``declared``,
         every step to be confirmed again; the earlier versions stay in its history."""
@@ -221,11 +222,11 @@ class DeclarationController(Controller):
     )
     def accept(
         self,
-        store: CentralStore,
-        link: CentralLink | None,
-        principal: Principal,
+        store: NamedDependency[CentralStore],
+        link: NamedDependency[CentralLink | None],
+        principal: NamedDependency[Principal],
         request: Request[Any, Any, Any],
-        number: str,
+        number: FromPath[str],
     ) -> DeclarationSaved:
         """Accept a declared declaration: its steps can now be confirmed."""
         return _change(store, link, principal, request, number, "accept", lifecycle.accept)
@@ -238,13 +239,13 @@ class DeclarationController(Controller):
     )
     def confirm_step(
         self,
-        store: CentralStore,
-        link: CentralLink | None,
-        principal: Principal,
+        store: NamedDependency[CentralStore],
+        link: NamedDependency[CentralLink | None],
+        principal: NamedDependency[Principal],
         request: Request[Any, Any, Any],
-        number: str,
-        step: StepName,
-        data: StepConfirmation,
+        number: FromPath[str],
+        step: FromPath[StepName],
+        data: RequestBody[StepConfirmation],
     ) -> DeclarationSaved:
         """Confirm one agency step (only the step's agency may; an enterprise registers its
         loading). A customs check with result ``mismatch`` returns the declaration."""
@@ -267,12 +268,12 @@ class DeclarationController(Controller):
     @post("/{number:str}/return", sync_to_thread=True, status_code=200, opt=roles(AGENCIES))
     def return_it(
         self,
-        store: CentralStore,
-        link: CentralLink | None,
-        principal: Principal,
+        store: NamedDependency[CentralStore],
+        link: NamedDependency[CentralLink | None],
+        principal: NamedDependency[Principal],
         request: Request[Any, Any, Any],
-        number: str,
-        data: Reason,
+        number: FromPath[str],
+        data: RequestBody[Reason],
     ) -> DeclarationSaved:
         """Return a declaration for re-declaration, with the reason (any agency)."""
         reason = f"{data.reason} ({principal.role} {principal.actor})"
@@ -289,11 +290,11 @@ class DeclarationController(Controller):
     @post("/{number:str}/cancel", sync_to_thread=True, status_code=200, opt=roles(DECLARANTS))
     def cancel(
         self,
-        store: CentralStore,
-        link: CentralLink | None,
-        principal: Principal,
+        store: NamedDependency[CentralStore],
+        link: NamedDependency[CentralLink | None],
+        principal: NamedDependency[Principal],
         request: Request[Any, Any, Any],
-        number: str,
+        number: FromPath[str],
     ) -> DeclarationSaved:
         """Withdraw a declaration (its enterprise, or customs)."""
         return _change(store, link, principal, request, number, "cancel", lifecycle.cancel)
@@ -301,11 +302,11 @@ class DeclarationController(Controller):
     @post("/import", status_code=HTTP_201_CREATED, sync_to_thread=True, opt=roles({"admin"}))
     def import_one(
         self,
-        store: CentralStore,
-        link: CentralLink | None,
-        principal: Principal,
+        store: NamedDependency[CentralStore],
+        link: NamedDependency[CentralLink | None],
+        principal: NamedDependency[Principal],
         request: Request[Any, Any, Any],
-        data: Declaration,
+        data: RequestBody[Declaration],
     ) -> DeclarationSaved:
         """Bring a declaration over from the national platform with its status and steps as
         recorded there (admin only; audited). Creates or replaces."""
@@ -336,13 +337,13 @@ class DeclarationController(Controller):
     @get("/", sync_to_thread=True, opt=roles(DECLARATION_READERS))
     def list_declarations(
         self,
-        store: CentralStore,
-        principal: Principal,
-        gate: GateCode | None = None,
-        plate: Annotated[str, Parameter(max_length=32)] | None = None,
-        status: DeclarationStatus | None = None,
+        store: NamedDependency[CentralStore],
+        principal: NamedDependency[Principal],
+        gate: FromQuery[GateCode | None] = None,
+        plate: FromQuery[Annotated[str, QueryParameter(max_length=32)] | None] = None,
+        status: FromQuery[DeclarationStatus | None] = None,
         limit: Limit = 100,
-        offset: Annotated[int, Parameter(ge=0, le=MAX_INT)] = 0,
+        offset: Annotated[int, QueryParameter(ge=0, le=MAX_INT)] = 0,
     ) -> DeclarationPage:
         """Declarations, newest change first (an enterprise: its own only)."""
         if principal.role == "enterprise" and not principal.tax_code:
@@ -366,7 +367,10 @@ class DeclarationController(Controller):
 
     @get("/{number:str}", sync_to_thread=True, opt=roles(DECLARATION_READERS))
     def get_declaration(
-        self, store: CentralStore, principal: Principal, number: str
+        self,
+        store: NamedDependency[CentralStore],
+        principal: NamedDependency[Principal],
+        number: FromPath[str],
     ) -> DeclarationView:
         found = _visible(store, principal, number)
         return DeclarationView(
@@ -377,7 +381,10 @@ class DeclarationController(Controller):
 
     @get("/{number:str}/history", sync_to_thread=True, opt=roles(DECLARATION_READERS))
     def history(
-        self, store: CentralStore, principal: Principal, number: str
+        self,
+        store: NamedDependency[CentralStore],
+        principal: NamedDependency[Principal],
+        number: FromPath[str],
     ) -> list[DeclarationVersion]:
         """Every version, oldest first, with who made it and how."""
         _visible(store, principal, number)

@@ -8,8 +8,9 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Request, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import ClientException, NotFoundException, PermissionDeniedException
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, QueryParameter, RequestBody
 from litestar.status_codes import HTTP_202_ACCEPTED
 
 from central.accounts import Principal
@@ -71,13 +72,15 @@ class Incident(msgspec.Struct):
 
 
 @get("/api/devices", tags=["devices"], sync_to_thread=True, opt=roles(STAFF))
-def list_devices(store: CentralStore) -> list[DeviceView]:
+def list_devices(store: NamedDependency[CentralStore]) -> list[DeviceView]:
     """Every gate box seen, with its last state and how far central holds its events."""
     return [msgspec.convert(d, DeviceView) for d in store.list_devices()]
 
 
 @get("/api/stats", tags=["operations"], sync_to_thread=True, opt=roles(STAFF))
-def stats(store: CentralStore, link: CentralLink | None) -> dict[str, Any]:
+def stats(
+    store: NamedDependency[CentralStore], link: NamedDependency[CentralLink | None]
+) -> dict[str, Any]:
     """Ingest counters, rejected inputs by kind, open incidents by kind."""
     incidents = store.open_incident_counts()
     if link is None:
@@ -110,7 +113,7 @@ def index() -> dict[str, str]:
 
 
 @get("/health", tags=["operations"], sync_to_thread=False, opt=PUBLIC)
-def health(link: CentralLink | None) -> dict[str, Any]:
+def health(link: NamedDependency[CentralLink | None]) -> dict[str, Any]:
     return {"ok": True, "mqtt_connected": bool(link and link.connected)}
 
 
@@ -135,12 +138,12 @@ class CommandSent(msgspec.Struct):
     opt=roles(CHECKPOINT_OPERATORS, FAULT_RESETTERS, OPERATIONS),
 )
 def send_command(
-    store: CentralStore,
-    link: CentralLink | None,
-    principal: Principal,
+    store: NamedDependency[CentralStore],
+    link: NamedDependency[CentralLink | None],
+    principal: NamedDependency[Principal],
     request: Request[Any, Any, Any],
-    device: str,
-    data: CommandRequest,
+    device: FromPath[str],
+    data: RequestBody[CommandRequest],
 ) -> CommandSent:
     """Manual open of a held lane (border guard, yard), fault reset (they and technicians),
     resync or config reload (technicians, admins). ``by`` is the caller, recorded by the box
@@ -170,11 +173,12 @@ def send_command(
 
 @get("/api/incidents", tags=["operations"], sync_to_thread=True, opt=roles(STAFF))
 def list_incidents(
-    store: CentralStore,
-    device: DeviceId | None = None,
-    kind: Literal["seq_conflict", "invalid_event", "change_undeliverable", "forged_batch"]
-    | None = None,
-    open_only: Annotated[bool, Parameter(query="open")] = True,
+    store: NamedDependency[CentralStore],
+    device: FromQuery[DeviceId | None] = None,
+    kind: FromQuery[
+        Literal["seq_conflict", "invalid_event", "change_undeliverable", "forged_batch"] | None
+    ] = None,
+    open_only: Annotated[bool, QueryParameter(name="open")] = True,
     limit: Limit = 100,
 ) -> list[Incident]:
     """What needs a person: seq conflicts (the box's ack is held until one is resolved), events
@@ -203,12 +207,12 @@ class Resolved(msgspec.Struct):
     opt=roles(OPERATIONS),
 )
 def resolve_incident(
-    store: CentralStore,
-    link: CentralLink | None,
-    principal: Principal,
+    store: NamedDependency[CentralStore],
+    link: NamedDependency[CentralLink | None],
+    principal: NamedDependency[Principal],
     request: Request[Any, Any, Any],
     incident_id: RowId,
-    data: Resolution,
+    data: RequestBody[Resolution],
 ) -> Resolved:
     """Settle a seq conflict; the box is told at once how far central now holds its events."""
     try:

@@ -9,7 +9,9 @@ from typing import Annotated, Any
 import anyio.to_thread
 import msgspec
 from litestar import Request, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import ClientException, NotFoundException
+from litestar.params import FromPath, RequestBody
 from litestar.status_codes import HTTP_201_CREATED
 
 from central.accounts import Principal
@@ -46,11 +48,11 @@ class EnrolmentToken(msgspec.Struct):
     opt=roles(OPERATIONS),
 )
 def create_enrolment(
-    store: CentralStore,
-    enrolment: Enrolment,
-    principal: Principal,
+    store: NamedDependency[CentralStore],
+    enrolment: NamedDependency[Enrolment],
+    principal: NamedDependency[Principal],
     request: Request[Any, Any, Any],
-    data: NewEnrolment,
+    data: RequestBody[NewEnrolment],
 ) -> EnrolmentToken:
     """A one-time enrolment token for a box at ``gate`` running ``checkpoints``."""
     try:
@@ -82,7 +84,10 @@ class EnrolRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 @post("/api/enrol", tags=["enrolment"], status_code=HTTP_201_CREATED, opt=PUBLIC)
 async def enrol(
-    store: CentralStore, enrolment: Enrolment, request: Request[Any, Any, Any], data: EnrolRequest
+    store: NamedDependency[CentralStore],
+    enrolment: NamedDependency[Enrolment],
+    request: Request[Any, Any, Any],
+    data: RequestBody[EnrolRequest],
 ) -> EnrolmentGrant:
     """A box enrols itself with a token from central's admin or technician (the token is its
     credential: unknown, used or expired ones are refused)."""
@@ -122,7 +127,7 @@ class IdentityView(msgspec.Struct):
 
 
 @get("/api/identities", tags=["enrolment"], sync_to_thread=True, opt=roles(STAFF))
-def list_identities(enrolment: Enrolment) -> list[IdentityView]:
+def list_identities(enrolment: NamedDependency[Enrolment]) -> list[IdentityView]:
     """Every enrolled box, with its public key (its events verify against it)."""
     return [
         IdentityView(
@@ -145,11 +150,11 @@ def list_identities(enrolment: Enrolment) -> list[IdentityView]:
     opt=roles(OPERATIONS),
 )
 def revoke(
-    store: CentralStore,
-    enrolment: Enrolment,
-    principal: Principal,
+    store: NamedDependency[CentralStore],
+    enrolment: NamedDependency[Enrolment],
+    principal: NamedDependency[Principal],
     request: Request[Any, Any, Any],
-    device: str,
+    device: FromPath[str],
 ) -> dict[str, str]:
     """The box loses its broker account now and its events are refused from now on; its
     public key stays, so what it sent before stays verifiable."""

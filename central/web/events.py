@@ -17,8 +17,9 @@ import anyio
 import anyio.to_thread
 import msgspec
 from litestar import Request, Response, get
+from litestar.di import NamedDependency
 from litestar.exceptions import ClientException, NotFoundException
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, PathParameter, QueryParameter
 
 from central.crossings import Crossing
 from central.evidence_store import EvidenceStore
@@ -42,14 +43,14 @@ T = TypeVar("T")
 
 log = logging.getLogger("cuakhau.central.api")
 
-Limit = Annotated[int, Parameter(ge=1, le=1000, description="page size")]
-#: Row ids and seqs: SQLite's signed 64-bit INTEGER, never more.
-RowId = Annotated[int, Parameter(ge=0, le=MAX_INT)]
-MaybeRowId = Annotated[int | None, Parameter(ge=0, le=MAX_INT)]
-PlateQuery = Annotated[str | None, Parameter(max_length=32)]
-Since = Annotated[datetime | None, Parameter(description="from this time (with a timezone)")]
-Until = Annotated[datetime | None, Parameter(description="before this time (with a timezone)")]
-CropHash = Annotated[str, Parameter(pattern=r"^[0-9a-f]{64}$", description="SHA-256, hex")]
+Limit = Annotated[int, QueryParameter(ge=1, le=1000, description="page size")]
+#: Row ids and seqs: SQLite's signed 64-bit INTEGER, never more (in a path, in a query).
+RowId = Annotated[int, PathParameter(ge=0, le=MAX_INT)]
+MaybeRowId = Annotated[int | None, QueryParameter(ge=0, le=MAX_INT)]
+PlateQuery = Annotated[str | None, QueryParameter(max_length=32)]
+Since = Annotated[datetime | None, QueryParameter(description="from this time (with a timezone)")]
+Until = Annotated[datetime | None, QueryParameter(description="before this time (with a timezone)")]
+CropHash = Annotated[str, PathParameter(pattern=r"^[0-9a-f]{64}$", description="SHA-256, hex")]
 
 
 class EventPage(msgspec.Struct):
@@ -136,11 +137,11 @@ _READ: dict[str, Any] = {
 @get("/api/events", tags=["events"], **_READ)
 async def list_events(
     request: Request[Any, Any, Any],
-    store: CentralStore,
-    device: DeviceId | None = None,
-    kind: str | None = None,
+    store: NamedDependency[CentralStore],
+    device: FromQuery[DeviceId | None] = None,
+    kind: FromQuery[str | None] = None,
     plate: PlateQuery = None,
-    checkpoint: CheckpointName | None = None,
+    checkpoint: FromQuery[CheckpointName | None] = None,
     since: Since = None,
     until: Until = None,
     before: MaybeRowId = None,
@@ -172,7 +173,10 @@ async def list_events(
 
 @get("/api/events/{device:str}/{seq:int}", tags=["events"], **_READ)
 async def get_event(
-    request: Request[Any, Any, Any], store: CentralStore, device: str, seq: RowId
+    request: Request[Any, Any, Any],
+    store: NamedDependency[CentralStore],
+    device: FromPath[str],
+    seq: RowId,
 ) -> dict[str, Any]:
     found = await _read(request, store, lambda budget: store.get_event(device, seq, budget))
     if found is None:
@@ -183,18 +187,19 @@ async def get_event(
 @get("/api/crossings", tags=["crossings"], **_READ)
 async def list_crossings(
     request: Request[Any, Any, Any],
-    store: CentralStore,
-    decision: Literal["open", "hold"] | None = None,
+    store: NamedDependency[CentralStore],
+    decision: FromQuery[Literal["open", "hold"] | None] = None,
     held: Annotated[
-        bool | None, Parameter(description="true: held now (a hold nobody has opened yet)")
+        bool | None, QueryParameter(description="true: held now (a hold nobody has opened yet)")
     ] = None,
-    gate: GateCode | None = None,
-    checkpoint: CheckpointName | None = None,
-    device: DeviceId | None = None,
+    gate: FromQuery[GateCode | None] = None,
+    checkpoint: FromQuery[CheckpointName | None] = None,
+    device: FromQuery[DeviceId | None] = None,
     plate: Annotated[
-        str | None, Parameter(max_length=32, description="any spelling: 12C-345.67, 12C34567")
+        str | None,
+        QueryParameter(max_length=32, description="any spelling: 12C-345.67, 12C34567"),
     ] = None,
-    declaration: DeclarationNumber | None = None,
+    declaration: FromQuery[DeclarationNumber | None] = None,
     since: Since = None,
     until: Until = None,
     before: MaybeRowId = None,
@@ -227,7 +232,7 @@ async def list_crossings(
 
 @get("/api/crossings/{crossing_id:int}", tags=["crossings"], **_READ)
 async def get_crossing(
-    request: Request[Any, Any, Any], store: CentralStore, crossing_id: RowId
+    request: Request[Any, Any, Any], store: NamedDependency[CentralStore], crossing_id: RowId
 ) -> Crossing:
     found = await _read(request, store, lambda budget: store.crossings.get(crossing_id, budget))
     if found is None:
@@ -241,7 +246,7 @@ async def get_crossing(
     sync_to_thread=True,
     opt=roles(STAFF),
 )
-def crossing_evidence(store: CentralStore, crossing_id: RowId) -> Evidence:
+def crossing_evidence(store: NamedDependency[CentralStore], crossing_id: RowId) -> Evidence:
     """What the box signed about this crossing (its sealed batches, its events' exact bytes,
     its public key): check it offline with ``cuakhau verify crossing ID --export FILE``. 404
     when the box was not enrolled (nothing signed)."""
@@ -263,7 +268,7 @@ def crossing_evidence(store: CentralStore, crossing_id: RowId) -> Evidence:
 
 @get("/api/crops/{digest:str}", tags=["crossings"], media_type="image/jpeg", **_READ)
 async def get_crop(
-    request: Request[Any, Any, Any], store: CentralStore, digest: CropHash
+    request: Request[Any, Any, Any], store: NamedDependency[CentralStore], digest: CropHash
 ) -> Response[bytes]:
     """A plate crop's JPEG by its SHA-256 (an event's or a crossing's ``crop``). It never
     changes: clients may keep it."""
@@ -278,7 +283,7 @@ async def get_crop(
 
 
 @get("/api/yards", tags=["events"], sync_to_thread=True, opt=roles(STAFF))
-def yards(store: CentralStore) -> dict[str, int]:
+def yards(store: NamedDependency[CentralStore]) -> dict[str, int]:
     """Trucks in each yard now (yard entries minus exits reported by the yard gates)."""
     return store.yard_occupancy()
 
