@@ -65,6 +65,13 @@ class EvidenceStore:
                 [(device, s, r) for s, r in zip(seqs, raws, strict=True)],
             )
 
+    def raw(self, device: str, seq: int) -> bytes | None:
+        """The exact bytes a box signed for one event (None: not kept)."""
+        row = self.file.one(
+            "SELECT raw FROM sealed_events WHERE device = ? AND seq = ?", (device, seq)
+        )
+        return bytes(row[0]) if row else None
+
     def export(
         self, crossing: dict[str, object], public_key: object, lookback: int = 5
     ) -> Evidence | None:

@@ -200,6 +200,19 @@ class CentralLink:
                 detail={"events": len(batch.events) + len(batch.invalid), "problem": str(exc)},
             )
             return False
+        first = batch.events[0] if batch.events else None
+        previous = self.evidence.raw(device, first.seq - 1) if first is not None else None
+        if first is not None and previous is not None and first.prev != event_hash(previous):
+            # the box's chain runs through every event it ever signed, across batches
+            self.rejects.reject("events", "chain", f"{device} seq {first.seq} breaks its chain")
+            self.store.record_incident(
+                "forged_batch",
+                device=device,
+                ref=(batch.seal or b"").hex()[:32],
+                summary=f"a batch for {device} whose first event does not follow its chain",
+                detail={"seq": first.seq, "problem": "prev hash differs from the stored event"},
+            )
+            return False
         for before, after, body in zip(
             batch.events, batch.events[1:], batch.bodies(), strict=False
         ):

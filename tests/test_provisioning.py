@@ -172,6 +172,18 @@ def test_an_enrolled_box_syncs_and_nobody_else_can_speak_for_it(
         qos=1,
     ).wait_for_publish(5)
     insider.publish(topics.command(b1["device"]), encode(command), qos=1).wait_for_publish(5)
+    # even sealed with box 1's own key (a stolen key), an event must follow box 1's chain
+    off_chain = msgspec_replace(forged, seq=112, id="x-112", prev=b"\x00" * 32)
+    insider.publish(
+        topics.events(b1["device"]),
+        encode_event_batch(b1["device"], [encode_event(off_chain)], key1),
+        qos=1,
+    ).wait_for_publish(5)
+    wait_for(
+        lambda: central.get("/api/stats")["rejected"].get("events:chain", 0) >= 1,
+        20,
+        "central to refuse an event that does not follow the box's chain",
+    )
     wait_for(
         lambda: central.get("/api/stats")["rejected"].get("events:seal", 0) >= 3,
         20,
