@@ -143,7 +143,7 @@ class Central(Proc):
         finally:
             store.close()
         request = urllib.request.Request(
-            self.url + "/api/session",
+            self.url + "/api/login",
             data=json.dumps({"username": username, "password": password}).encode(),
             method="POST",
             headers={"Content-Type": "application/json"},

@@ -19,7 +19,7 @@ from testkit.declarations import declared
 from testkit.processes import Central
 
 #: what anyone may call without logging in
-PUBLIC = {("GET", "/"), ("GET", "/health"), ("POST", "/api/session"), ("POST", "/api/enrol")}
+PUBLIC = {("GET", "/"), ("GET", "/health"), ("POST", "/api/login"), ("POST", "/api/enrol")}
 
 
 def route_roles(tmp_path: Path) -> dict[tuple[str, str], frozenset[str] | None]:
@@ -89,7 +89,7 @@ def test_every_route_of_the_schema_states_who_may_call_it_and_refuses_everyone_e
 def test_a_session_writes_only_with_its_csrf_token_and_ends_at_logout(central: Central) -> None:
     session = central.login("customs.pham", "customs")
     cookie_only = {"Cookie": session["Cookie"]}
-    me = central.send("GET", "/api/session", None, role=None, headers=cookie_only)[1]
+    me = central.send("GET", "/api/login", None, role=None, headers=cookie_only)[1]
     assert me["name"] == "customs.pham" and me["role"] == "customs" and me["via"] == "session"
     body = declared("2026112300001", "29H-888.12")
     code, answer = central.send("POST", "/api/declarations/", body, role=None, headers=cookie_only)
@@ -104,7 +104,7 @@ def test_a_session_writes_only_with_its_csrf_token_and_ends_at_logout(central: C
     assert code == 403
     code, _ = central.send("POST", "/api/declarations/", body, role=None, headers=session)
     assert code == 201
-    code, _ = central.send("DELETE", "/api/session", None, role=None, headers=session)
+    code, _ = central.send("DELETE", "/api/login", None, role=None, headers=session)
     assert code == 200
     code, answer = central.send("GET", "/api/declarations/", None, role=None, headers=session)
     assert code == 401 and "log in again" in answer["detail"]
@@ -116,12 +116,12 @@ def test_login_is_rate_limited_logged_and_never_says_which_part_was_wrong(
     central.login("guard.vu", "border_guard")
     attempt = {"username": "guard.vu", "password": "not the password"}
     for _ in range(5):
-        code, body = central.send("POST", "/api/session", attempt, role=None)
+        code, body = central.send("POST", "/api/login", attempt, role=None)
         assert code == 401 and body["detail"] == "wrong user name or password"
-    code, body = central.send("POST", "/api/session", attempt, role=None)
+    code, body = central.send("POST", "/api/login", attempt, role=None)
     assert code == 429
     nobody = {"username": "no.such.user", "password": "whatever it is"}
-    assert central.send("POST", "/api/session", nobody, role=None)[1]["detail"] == (
+    assert central.send("POST", "/api/login", nobody, role=None)[1]["detail"] == (
         "wrong user name or password"
     )
     log = central.output()
@@ -257,7 +257,7 @@ def test_the_first_admin_comes_from_the_command_line_and_no_account_exists_befor
     assert refused.returncode == 2 and "at least 12" in refused.stderr
     code, me = central.send(
         "POST",
-        "/api/session",
+        "/api/login",
         {"username": "ops.nguyen", "password": "correct horse battery staple"},
         role=None,
     )

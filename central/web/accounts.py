@@ -14,7 +14,7 @@ from litestar.exceptions import ClientException, NotAuthorizedException
 from litestar.params import FromPath, RequestBody
 from litestar.status_codes import HTTP_201_CREATED
 
-from central.accounts import FAILURE_WINDOW, AccountError, Principal
+from central.accounts import FAILURE_WINDOW, AccountError, Principal, TokenInfo, User
 from central.roles import ROLES, Role
 from central.store import CentralStore
 from central.web.auth import PUBLIC, SESSION_COOKIE, client_address, roles
@@ -46,7 +46,7 @@ def _me(who: Principal) -> Me:
     return Me(name=who.name, role=who.role, tax_code=who.tax_code, via=who.via, csrf_token=who.csrf)
 
 
-@post("/api/session", tags=["accounts"], status_code=200, opt=PUBLIC)
+@post("/api/login", tags=["accounts"], status_code=200, opt=PUBLIC)
 async def login(
     store: NamedDependency[CentralStore], request: Request[Any, Any, Any], data: RequestBody[Login]
 ) -> Response[Me]:
@@ -82,13 +82,13 @@ async def login(
     return Response(_me(who), cookies=[cookie])
 
 
-@get("/api/session", tags=["accounts"], sync_to_thread=False, opt=roles(ANYONE))
+@get("/api/login", tags=["accounts"], sync_to_thread=False, opt=roles(ANYONE))
 def whoami(principal: NamedDependency[Principal]) -> Me:
     """Who the caller is (and, for a session, its CSRF token)."""
     return _me(principal)
 
 
-@delete("/api/session", tags=["accounts"], sync_to_thread=True, status_code=200, opt=roles(ANYONE))
+@delete("/api/login", tags=["accounts"], sync_to_thread=True, status_code=200, opt=roles(ANYONE))
 def logout(
     store: NamedDependency[CentralStore], request: Request[Any, Any, Any]
 ) -> Response[dict[str, bool]]:
@@ -98,16 +98,6 @@ def logout(
     response = Response({"logged_out": True})
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
-
-
-class UserView(msgspec.Struct):
-    username: str
-    role: str
-    tax_code: str | None
-    display_name: str | None
-    language: str
-    created_at: str
-    disabled_at: str | None
 
 
 class NewUser(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -120,8 +110,8 @@ class NewUser(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 @get("/api/users", tags=["accounts"], sync_to_thread=True, opt=roles({"admin"}))
-def list_users(store: NamedDependency[CentralStore]) -> list[UserView]:
-    return [msgspec.convert(u, UserView, from_attributes=True) for u in store.accounts.users()]
+def list_users(store: NamedDependency[CentralStore]) -> list[User]:
+    return store.accounts.users()
 
 
 @post(
@@ -136,7 +126,7 @@ def add_user(
     principal: NamedDependency[Principal],
     request: Request[Any, Any, Any],
     data: RequestBody[NewUser],
-) -> UserView:
+) -> User:
     try:
         with store.transaction():
             user = store.accounts.add_user(
@@ -157,7 +147,7 @@ def add_user(
             )
     except AccountError as exc:
         raise ClientException(str(exc), status_code=422) from None
-    return msgspec.convert(user, UserView, from_attributes=True)
+    return user
 
 
 @post(
@@ -196,20 +186,9 @@ class TokenCreated(msgspec.Struct):
     token: str
 
 
-class TokenView(msgspec.Struct):
-    name: str
-    role: str
-    tax_code: str | None
-    created_by: str
-    created_at: str
-    expires_at: str
-    revoked_at: str | None
-    last_used_at: str | None
-
-
 @get("/api/tokens", tags=["accounts"], sync_to_thread=True, opt=roles({"admin"}))
-def list_tokens(store: NamedDependency[CentralStore]) -> list[TokenView]:
-    return [msgspec.convert(t, TokenView, from_attributes=True) for t in store.accounts.tokens()]
+def list_tokens(store: NamedDependency[CentralStore]) -> list[TokenInfo]:
+    return store.accounts.tokens()
 
 
 @post(

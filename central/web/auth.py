@@ -2,7 +2,7 @@
 
 - A machine client sends ``Authorization: Bearer <token>`` (an API token: hashed at rest,
   scoped to a role, revocable, with an expiry).
-- A person logs in (``POST /api/session``) and holds a session cookie (``HttpOnly``,
+- A person logs in (``POST /api/login``) and holds a session cookie (``HttpOnly``,
   ``SameSite=Strict``, ``Secure`` behind TLS). Cookie-authenticated writes must carry the
   session's CSRF token in ``X-CSRF-Token`` (a synchronizer token bound to the server-side
   session; token clients are exempt: their credential is never sent by a browser on its own).
@@ -113,7 +113,7 @@ def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRoute
     if who is None:
         problem = connection.scope.get("auth")
         raise NotAuthorizedException(
-            problem or "log in (POST /api/session) or send 'Authorization: Bearer <token>'"
+            problem or "log in (POST /api/login) or send 'Authorization: Bearer <token>'"
         )
     allowed: frozenset[Role] | None = handler.opt.get("roles")
     if not allowed:

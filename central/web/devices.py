@@ -16,7 +16,7 @@ from litestar.status_codes import HTTP_202_ACCEPTED
 from central.accounts import Principal
 from central.ingest import CentralLink
 from central.roles import CHECKPOINT_OPERATORS, FAULT_RESETTERS, OPERATIONS, STAFF, Role
-from central.store import CentralStore, ConflictError
+from central.store import CentralStore, ConflictError, UnknownIncidentError
 from central.web.auth import PUBLIC, roles
 from central.web.context import audit
 from central.web.events import Limit, RowId
@@ -107,7 +107,7 @@ def index() -> dict[str, str]:
         "service": "cuakhau central",
         "schema": "/schema",
         "swagger": "/schema/swagger",
-        "login": "/api/session",
+        "login": "/api/login",
         "health": "/health",
     }
 
@@ -156,7 +156,7 @@ def send_command(
         raise PermissionDeniedException(f"role {principal.role} may not send {data.action}")
     if data.action == "open" and not data.reason.strip():
         raise ClientException("a manual open needs a reason (it is recorded with the crossing)")
-    if not any(d["device"] == device for d in store.list_devices()):
+    if not store.device_known(device):
         raise NotFoundException(f"no box {device!r} has ever reported to central")
     command = Command(
         id=str(uuid.uuid4()),
@@ -228,9 +228,10 @@ def resolve_incident(
                 f"incident:{incident_id}",
                 after={"keep": data.keep, "note": data.note, "acked_seq": acked},
             )
+    except UnknownIncidentError as exc:
+        raise NotFoundException(str(exc)) from None
     except ConflictError as exc:
-        unknown = str(exc).startswith("no seq conflict")
-        raise ClientException(str(exc), status_code=404 if unknown else 409) from None
+        raise ClientException(str(exc), status_code=409) from None
     published = bool(link and link.acknowledge(device, acked))
     return Resolved(device=device, acked_seq=acked, ack_published=published)
 
