@@ -174,14 +174,19 @@ def _user_disable(args: argparse.Namespace) -> int:
     )
 
 
-def _user_list(args: argparse.Namespace) -> int:
+def _list(args: argparse.Namespace, rows: Any) -> int:
+    """Print ``rows(accounts)`` as JSON lines (never a secret: only hashes are kept)."""
     store = _store(args)
     try:
-        for user in store.accounts.users():
-            print(json.dumps(user.__dict__, ensure_ascii=False))
+        for row in rows(store.accounts):
+            print(json.dumps(row.__dict__, ensure_ascii=False))
     finally:
         store.close()
     return 0
+
+
+def _user_list(args: argparse.Namespace) -> int:
+    return _list(args, lambda accounts: accounts.users())
 
 
 def _token_create(args: argparse.Namespace) -> int:
@@ -211,13 +216,7 @@ def _token_revoke(args: argparse.Namespace) -> int:
 
 
 def _token_list(args: argparse.Namespace) -> int:
-    store = _store(args)
-    try:
-        for token in store.accounts.tokens():
-            print(json.dumps(token.__dict__, ensure_ascii=False))
-    finally:
-        store.close()
-    return 0
+    return _list(args, lambda accounts: accounts.tokens())
 
 
 def _enrolment_create(args: argparse.Namespace) -> int:

@@ -17,28 +17,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
 import msgspec
 
 from central.roles import Role
-from protocol.messages import (
-    ContainerNo,
-    Declaration,
-    DeclarationNumber,
-    DeclaredKg,
-    Direction,
-    DocumentId,
-    GateCode,
-    HsCode,
-    Name,
-    Nationality,
-    PersonName,
-    PlateText,
-    Quarantine,
-    StepFlag,
-    VehicleClass,
-)
+from protocol.messages import Declaration, DeclaredFields, StepFlag
 from protocol.plates import plate_problem
 
 
@@ -102,27 +86,10 @@ class LifecycleError(ValueError):
     """A transition the declaration's state does not allow (409)."""
 
 
-class DeclarationInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """What an enterprise declares or re-declares: everything but status, steps and the
-    owning enterprise (which is the caller's tax code, or named by customs)."""
-
-    number: DeclarationNumber
-    direction: Direction
-    gate: GateCode
-    plate: PlateText
-    nationality: Nationality
-    trailer_plate: PlateText | None = None
-    container_no: ContainerNo | None = None
-    driver_name: PersonName | None = None
-    driver_id: DocumentId | None = None
-    driver_phone: DocumentId | None = None
-    vehicle_class: VehicleClass | None = None
-    declared_weight_kg: DeclaredKg | None = None
-    hs_codes: Annotated[list[HsCode], msgspec.Meta(max_length=100)] = []
-    quarantine: Annotated[list[Quarantine], msgspec.Meta(max_length=3)] = []
-    #: the declaring enterprise's tax code (customs declaring on its behalf; an enterprise
-    #: account's own is used whatever is given)
-    enterprise: Name | None = None
+class DeclarationInput(DeclaredFields, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """What an enterprise declares or re-declares: everything but status, steps and return
+    reason. Its ``enterprise`` is the caller's tax code for an enterprise account (whatever is
+    given), or named by customs declaring on an enterprise's behalf."""
 
     def declaration(self, enterprise: str | None) -> Declaration:
         """A new or re-submitted declaration: status declared, no steps yet."""

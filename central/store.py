@@ -79,6 +79,10 @@ class ConflictError(ValueError):
     """A conflict cannot be resolved as asked (unknown, already resolved, wrong choice)."""
 
 
+class UnknownIncidentError(ConflictError):
+    """No seq conflict has that id."""
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat()
 
@@ -431,7 +435,7 @@ class CentralStore:
                 (incident_id,),
             ).fetchone()
             if row is None:
-                raise ConflictError(f"no seq conflict {incident_id}")
+                raise UnknownIncidentError(f"no seq conflict {incident_id}")
             device, seq, detail, resolved_at = row
             if resolved_at is not None:
                 raise ConflictError(f"seq conflict {incident_id} was resolved at {resolved_at}")
@@ -466,6 +470,10 @@ class CentralStore:
             contiguous, _ = self._advance(conn, device, acked)
             conn.execute("UPDATE devices SET acked_seq = ? WHERE device = ?", (contiguous, device))
         return str(device), contiguous
+
+    def device_known(self, device: str) -> bool:
+        """Whether the box has ever reported to central."""
+        return self.file.one("SELECT 1 FROM devices WHERE device = ?", (device,)) is not None
 
     def device_acked(self, device: str) -> int:
         with self.file.lock:

@@ -206,8 +206,9 @@ class StepFlag(msgspec.Struct, kw_only=True, frozen=True):
             raise ValueError(f"step time {self.at.isoformat()} is outside 2000-2099")
 
 
-class Declaration(msgspec.Struct, kw_only=True, frozen=True):
-    """A pre-declared crossing of one vehicle, mirroring the Lang Son platform's fields."""
+class DeclaredFields(msgspec.Struct, kw_only=True, frozen=True):
+    """What an enterprise declares about one vehicle's crossing (``Declaration`` adds what the
+    agencies make of it)."""
 
     number: DeclarationNumber  # YYYYMMDD + 5-digit sequence
     direction: Direction
@@ -225,6 +226,11 @@ class Declaration(msgspec.Struct, kw_only=True, frozen=True):
     quarantine: Annotated[list[Quarantine], msgspec.Meta(max_length=3)] = []
     #: the declaring enterprise's tax code
     enterprise: Name | None = None
+
+
+class Declaration(DeclaredFields, kw_only=True, frozen=True):
+    """A pre-declared crossing of one vehicle, mirroring the Lang Son platform's fields."""
+
     status: DeclarationStatus = "declared"
     steps: Annotated[dict[StepName, StepFlag], msgspec.Meta(max_length=32)] = {}
     #: why it was returned for re-declaration (while ``status`` is returned)

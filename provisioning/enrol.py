@@ -44,8 +44,9 @@ def _post(url: str, body: dict[str, Any]) -> dict[str, Any]:
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
-            answer: dict[str, Any] = json.loads(response.read())
-            return answer
+            answer = json.loads(response.read())
+    except ValueError:
+        raise EnrolError(f"{url} answered with something that is not central's JSON") from None
     except urllib.error.HTTPError as exc:
         try:
             detail = json.loads(exc.read()).get("detail", "")
@@ -54,6 +55,10 @@ def _post(url: str, body: dict[str, Any]) -> dict[str, Any]:
         raise EnrolError(f"central refused the enrolment ({exc.code}): {detail}") from None
     except (urllib.error.URLError, OSError) as exc:
         raise EnrolError(f"cannot reach central at {url}: {exc}") from None
+    needed = ("device", "gate", "broker", "username", "password", "central_key")
+    if not isinstance(answer, dict) or any(k not in answer for k in needed):
+        raise EnrolError(f"{url} answered without {', '.join(needed)}: is it cuakhau central?")
+    return answer
 
 
 def enrol(
