@@ -44,6 +44,10 @@ _hasher = PasswordHasher()
 _HASHING = threading.BoundedSemaphore(4)
 
 
+#: The staff UI's languages (gettext catalogs in ``central/ui/locale``).
+LANGUAGES = ("vi", "en")
+
+
 class AccountError(UserError, ValueError):
     """A request about accounts that cannot be done as asked (the message says why)."""
 
@@ -58,6 +62,8 @@ class Principal:
     via: Literal["session", "token"]
     #: the session's CSRF token (sessions only): cookie-authenticated writes must echo it
     csrf: str | None = None
+    #: the staff UI's language for this user ("vi" or "en"; tokens: "vi")
+    language: str = "vi"
 
     @property
     def actor(self) -> str:
@@ -137,8 +143,8 @@ class AccountStore:
             )
         checked = check_role(role, tax_code)
         check_password(password)
-        if language not in ("vi", "en"):
-            raise AccountError("language is 'vi' or 'en'")
+        if language not in LANGUAGES:
+            raise AccountError(f"language is one of {', '.join(LANGUAGES)}, not {language!r}")
         now = _now().isoformat()
         with self.file.transaction() as conn:
             if conn.execute("SELECT 1 FROM users WHERE username = ?", (username,)).fetchone():
@@ -188,6 +194,16 @@ class AccountStore:
             if cur.rowcount == 0:
                 raise AccountError(f"no user {username!r}")
             conn.execute("DELETE FROM sessions WHERE username = ?", (username,))
+
+    def set_language(self, username: str, language: str) -> None:
+        """The user's staff UI language from now on ("vi" or "en")."""
+        if language not in LANGUAGES:
+            raise AccountError(f"language is one of {', '.join(LANGUAGES)}, not {language!r}")
+        with self.file.transaction() as conn:
+            conn.execute(
+                "UPDATE users SET language = ?, updated_at = ? WHERE username = ?",
+                (language, _now().isoformat(), username),
+            )
 
     def disable(self, username: str) -> None:
         """The user can no longer log in; their open sessions end now."""
@@ -279,14 +295,14 @@ class AccountStore:
 
     def session(self, session_id: str) -> Principal | None:
         row = self.file.one(
-            "SELECT u.username, u.role, u.tax_code, s.csrf FROM sessions s JOIN users u"
+            "SELECT u.username, u.role, u.tax_code, s.csrf, u.language FROM sessions s JOIN users u"
             " ON u.username = s.username WHERE s.id_hash = ? AND s.expires_at > ?"
             " AND u.disabled_at IS NULL",
             (_sha256(session_id), _now().isoformat()),
         )
         if row is None:
             return None
-        return Principal(row[0], row[1], row[2], "session", csrf=row[3])
+        return Principal(row[0], row[1], row[2], "session", csrf=row[3], language=row[4])
 
     def logout(self, session_id: str) -> None:
         with self.file.transaction() as conn:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
 from protocol.config_file import check_readable, load_toml
+from protocol.errors import ConfigError
 from protocol.mqtt_settings import MqttSettings
 
 
@@ -20,6 +22,20 @@ class BrokerAccessSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=T
     pid_file: str | None = None
     public_host: str = "127.0.0.1"
     public_port: int = 8883
+
+
+class UiSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The staff UI (``/ui``)."""
+
+    #: the gate's time zone: every time on the pages is shown in it
+    time_zone: str = "Asia/Ho_Chi_Minh"
+    #: each yard's capacity in vehicles, drawn on the gate picture's occupancy chart
+    yard_capacity: dict[str, Annotated[int, msgspec.Meta(ge=0, le=100_000)]] = {}
+    #: the legal gross weight by vehicle class ("default" for the rest), shown on held trucks
+    legal_gross_kg: dict[str, Annotated[float, msgspec.Meta(gt=0, le=1_000_000)]] = {}
+    #: where the front-end assets were installed (``npm ci``); default: the checkout's
+    #: ``node_modules``
+    assets_dir: str | None = None
 
 
 class CentralConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -40,6 +56,7 @@ class CentralConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     broker_access: BrokerAccessSettings | None = None
     #: how long one API read may run before it is stopped with a 503 (ms; default 2000)
     read_budget_ms: Annotated[float, msgspec.Meta(gt=0, le=600_000)] | None = None
+    ui: UiSettings = msgspec.field(default_factory=UiSettings)
 
     @property
     def central_key_file(self) -> str:
@@ -51,4 +68,10 @@ def load_central_config(path: str | Path) -> CentralConfig:
     config = load_toml(path, CentralConfig)
     check_readable(config.mqtt.password_file, "mqtt.password_file", Path(path))
     check_readable(config.mqtt.ca_file, "mqtt.ca_file", Path(path))
+    try:
+        ZoneInfo(config.ui.time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"{path}: ui.time_zone {config.ui.time_zone!r} is no time zone this machine knows"
+        ) from None
     return config

@@ -23,6 +23,7 @@ crossing of the previous page), read on the read pool under a time budget (``Key
 from __future__ import annotations
 
 import base64
+import builtins
 import hashlib
 import json
 import re
@@ -460,3 +461,61 @@ class CrossingStore:
             return None
         row = self.reads.one("SELECT jpeg FROM crops WHERE hash = ?", (digest,), budget)
         return bytes(row[0]) if row else None
+
+    # -- what the staff UI shows beside a page of crossings (one statement per page) ---------
+
+    def plate_confidences(
+        self, crossings: Sequence[Crossing], budget: ReadBudget | None = None
+    ) -> dict[int, float]:
+        """Each crossing's reading confidence: from the ``plate_read`` event that carried its
+        crop (the latest before the decision at its device)."""
+        with_crop = [c for c in crossings if c.crop]
+        if not with_crop:
+            return {}
+        marks = ",".join("?" * len(with_crop))
+        rows = self.reads.all(
+            "SELECT c.id, (SELECT json_extract(e.body, '$.confidence') FROM events e"
+            " WHERE e.device = c.device AND e.seq < c.seq AND e.seq >= c.seq - 50"
+            " AND e.kind = 'plate_read' AND json_extract(e.body, '$.crop') = c.crop"
+            f" ORDER BY e.seq DESC LIMIT 1) FROM crossings c WHERE c.id IN ({marks})",
+            [c.id for c in with_crop],
+            budget,
+        )
+        return {int(cid): float(conf) for cid, conf in rows if conf is not None}
+
+    def barrier_opened(
+        self, crossings: Sequence[Crossing], budget: ReadBudget | None = None
+    ) -> dict[int, bool]:
+        """For crossings that opened (by rule or by hand): whether the box's barrier reported
+        the open confirmed by its limit switch (the first ``barrier_actuated`` open after the
+        decision, or after the override)."""
+        opened = [c for c in crossings if c.decision == "open" or c.overridden_at]
+        if not opened:
+            return {}
+        marks = ",".join("?" * len(opened))
+        rows = self.reads.all(
+            "SELECT c.id, (SELECT json_extract(e.body, '$.confirmed') FROM events e"
+            " WHERE e.device = c.device AND e.seq > coalesce(c.override_seq, c.seq)"
+            " AND e.seq <= coalesce(c.override_seq, c.seq) + 50"
+            " AND e.kind = 'barrier_actuated' AND e.checkpoint = c.checkpoint"
+            " AND json_extract(e.body, '$.action') = 'open' ORDER BY e.seq LIMIT 1)"
+            f" FROM crossings c WHERE c.id IN ({marks})",
+            [c.id for c in opened],
+            budget,
+        )
+        return {int(cid): bool(confirmed) for cid, confirmed in rows if confirmed is not None}
+
+    def per_hour(
+        self, gate: str | None, since: datetime, until: datetime, budget: ReadBudget | None = None
+    ) -> builtins.list[tuple[str, str, bool, int]]:
+        """Decisions per UTC hour in [since, until): (hour ``YYYY-MM-DDTHH``, decision,
+        overridden, count), at one gate or all."""
+        where = "gate = ? AND at >= ? AND at < ?" if gate else "at >= ? AND at < ?"
+        params = (gate, _iso(since), _iso(until)) if gate else (_iso(since), _iso(until))
+        rows = self.reads.all(
+            f"SELECT substr(at, 1, 13), decision, overridden_at IS NOT NULL, count(*)"
+            f" FROM crossings WHERE {where} GROUP BY 1, 2, 3",
+            params,
+            budget,
+        )
+        return [(str(h), str(d), bool(o), int(n)) for h, d, o, n in rows]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -707,11 +707,16 @@ class CentralStore:
         plate: str | None = None,
         status: str | None = None,
         enterprise: str | None = None,
+        day: str | None = None,
         limit: int = 100,
         offset: int = 0,
     ) -> tuple[list[Declaration], int]:
+        """``day`` (YYYYMMDD): declarations numbered on that day (a number starts with it)."""
         where: list[str] = []
         params: list[str | int] = []
+        if day:
+            where.append("number >= ? AND number < ?")
+            params.extend((day, day + "a"))
         if enterprise:
             where.append("enterprise = ?")
             params.append(enterprise)
@@ -735,6 +740,68 @@ class CentralStore:
                 (*params, limit, offset),
             ).fetchall()
         return [msgspec.json.decode(r[0], type=Declaration) for r in rows], int(total)
+
+    def declarations_by_number(
+        self, numbers: Collection[str], budget: ReadBudget | None = None
+    ) -> dict[str, Declaration]:
+        """Several declarations in one read (those that exist)."""
+        wanted = sorted({n for n in numbers if n})
+        if not wanted:
+            return {}
+        marks = ",".join("?" * len(wanted))
+        rows = self.reads.all(
+            f"SELECT number, body FROM declarations WHERE number IN ({marks})", wanted, budget
+        )
+        return {n: msgspec.json.decode(b, type=Declaration) for n, b in rows}
+
+    def declaration_counts(
+        self,
+        gate: str | None,
+        direction: str | None,
+        since: datetime,
+        budget: ReadBudget | None = None,
+    ) -> dict[str, int]:
+        """The gate's picture from its declarations: ``declared_today`` (created since
+        ``since``), ``en_route`` (declared or accepted, not yet past the border guard),
+        ``exited_today`` (exited since ``since``), and one count per status of today's."""
+        terms = ["1"]
+        params: list[Any] = []
+        if gate:
+            terms.append("gate = ?")
+            params.append(gate)
+        if direction:
+            terms.append("json_extract(body, '$.direction') = ?")
+            params.append(direction)
+        day = since.astimezone(UTC).isoformat()
+        row = self.reads.one(
+            "SELECT"
+            " sum(created_at >= ?),"
+            " sum(status IN ('declared', 'accepted') AND coalesce("
+            "json_extract(body, '$.steps.border_guard.done'), 0) = 0),"
+            " sum(status = 'exited' AND updated_at >= ?),"
+            " sum(status = 'returned'), sum(status = 'accepted'), sum(status = 'declared')"
+            f" FROM declarations WHERE {' AND '.join(terms)}",
+            (day, day, *params),
+            budget,
+        )
+        keys = ("declared_today", "en_route", "exited_today", "returned", "accepted", "declared")
+        return {k: int(v or 0) for k, v in zip(keys, row or (), strict=False)}
+
+    def declarations_in_status(
+        self,
+        status: str,
+        gate: str | None = None,
+        limit: int = 500,
+        budget: ReadBudget | None = None,
+    ) -> list[Declaration]:
+        """Declarations in one status (an agency's queue is made from the accepted ones), the
+        oldest change first."""
+        where = "status = ? AND gate = ?" if gate else "status = ?"
+        params = (status, gate, limit) if gate else (status, limit)
+        rows = self.reads.all(
+            f"SELECT body FROM declarations WHERE {where} ORDER BY cursor LIMIT ?", params, budget
+        )
+        return [msgspec.json.decode(r[0], type=Declaration) for r in rows]
 
     # -- reading events and devices -------------------------------------------------------
 
@@ -811,6 +878,63 @@ class CentralStore:
                 " ELSE -1 END) FROM events WHERE kind IN ('yard_entry', 'yard_exit') GROUP BY 1"
             ).fetchall()
         return {str(y): max(0, int(n)) for y, n in rows if y}
+
+    def yard_moves(
+        self, gate: str | None, since: datetime, budget: ReadBudget | None = None
+    ) -> tuple[dict[str, int], list[tuple[str, str, int]]]:
+        """Yard occupancy at ``since`` per yard, and every entry (+1) and exit (-1) after it in
+        time order: (at, yard, step). Only the gate's boxes when ``gate`` is given."""
+        devices = " AND device IN (SELECT device FROM devices WHERE gate = ?)" if gate else ""
+        extra: tuple[Any, ...] = (gate,) if gate else ()
+        day = since.astimezone(UTC).isoformat()
+        before = self.reads.all(
+            "SELECT json_extract(body, '$.yard'), sum(CASE kind WHEN 'yard_entry' THEN 1"
+            " ELSE -1 END) FROM events WHERE kind IN ('yard_entry', 'yard_exit') AND at < ?"
+            f"{devices} GROUP BY 1",
+            (day, *extra),
+            budget,
+        )
+        moves = self.reads.all(
+            "SELECT at, json_extract(body, '$.yard'), CASE kind WHEN 'yard_entry' THEN 1"
+            " ELSE -1 END FROM events WHERE kind IN ('yard_entry', 'yard_exit') AND at >= ?"
+            f"{devices} ORDER BY at",
+            (day, *extra),
+            budget,
+        )
+        start = {str(y): max(0, int(n)) for y, n in before if y}
+        return start, [(str(at), str(y), int(d)) for at, y, d in moves if y]
+
+    def device_faults(
+        self, since: datetime, budget: ReadBudget | None = None
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Each box's ``device_fault`` events since ``since`` (newest first, 5 per box)."""
+        rows = self.reads.all(
+            "SELECT device, at, checkpoint, json_extract(body, '$.component'),"
+            " json_extract(body, '$.message') FROM events WHERE kind = 'device_fault'"
+            " AND at >= ? ORDER BY at DESC LIMIT 500",
+            (since.astimezone(UTC).isoformat(),),
+            budget,
+        )
+        out: dict[str, list[dict[str, Any]]] = {}
+        for device, at, checkpoint, component, message in rows:
+            faults = out.setdefault(device, [])
+            if len(faults) < 5:
+                faults.append(
+                    {"at": at, "checkpoint": checkpoint, "component": component, "message": message}
+                )
+        return out
+
+    def events_between(
+        self, device: str, first_seq: int, last_seq: int, budget: ReadBudget | None = None
+    ) -> list[dict[str, Any]]:
+        """One box's events with seq in [first_seq, last_seq], in seq order."""
+        rows = self.reads.all(
+            "SELECT received_at, body FROM events WHERE device = ? AND seq BETWEEN ? AND ?"
+            " ORDER BY seq LIMIT 500",
+            (device, first_seq, last_seq),
+            budget,
+        )
+        return [_event_item(device, received_at, body) for received_at, body in rows]
 
     def list_devices(self) -> list[dict[str, Any]]:
         """Every box seen: its last state, how far central holds its events, open incidents."""

@@ -82,6 +82,9 @@ class SqliteFile:
         self.conn = conn
         self.lock = threading.RLock()
         self._depth = 0
+        #: transactions this process has committed to the file: a reader that watches for
+        #: changes (central's live pages) compares it instead of querying
+        self.commits = 0
         self._pools: list[ReadPool] = []
         if migrations:
             self._migrate(migrations, kind)
@@ -150,6 +153,7 @@ class SqliteFile:
                 raise
             self._depth = 0
             self.conn.execute("COMMIT")
+            self.commits += 1
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """The first row of a read (None when there is none), under the lock."""
@@ -238,6 +242,15 @@ class ReadPool:
         self._open = 0
         self._active: dict[sqlite3.Connection, ReadBudget] = {}
         self._closed: str | None = None
+        self._trace: Callable[[str], object] | None = None
+
+    def trace(self, callback: Callable[[str], object] | None) -> None:
+        """Call ``callback`` with every statement the pool's connections run from now on
+        (profiling, and tests that count a page's reads); None stops it."""
+        with self._cond:
+            self._trace = callback
+            for conn in [*self._idle, *self._active]:
+                conn.set_trace_callback(callback)
 
     def budget(self, seconds: float | None = None) -> ReadBudget:
         return ReadBudget(self.budget_s if seconds is None else seconds)
@@ -254,6 +267,8 @@ class ReadPool:
             return 1 if budget is None or budget.stopped() is not None else 0
 
         conn.set_progress_handler(look, self.CHECK_EVERY)
+        if self._trace is not None:
+            conn.set_trace_callback(self._trace)
         return conn
 
     def _acquire(self, budget: ReadBudget) -> sqlite3.Connection:

@@ -7,8 +7,14 @@ import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from protocol.messages import Event, LaneDecision, ManualOverride, PlateRead, Presence
+
+if TYPE_CHECKING:
+    from central.store import CentralStore
 
 #: When the made-up trucks start arriving, by default.
 START = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
@@ -76,6 +82,40 @@ def truck_events(
         )
     events.append(Presence(at=at + timedelta(seconds=40), checkpoint=checkpoint, present=False))
     return events
+
+
+class Box:
+    """A box's events, numbered as its outbox numbers them, stored straight into central's
+    store (what ingest does with a batch)."""
+
+    def __init__(
+        self,
+        store: CentralStore,
+        device: str = "b1",
+        gate: str | None = "CKHN",
+        start: datetime = START,
+    ) -> None:
+        self.store = store
+        self.device = device
+        self.start = start
+        self.seq = 0
+        if gate:
+            store.note_gate(device, gate)
+
+    def number(self, events: list[Event]) -> list[Event]:
+        out = []
+        for e in events:
+            self.seq += 1
+            out.append(msgspec.structs.replace(e, seq=self.seq, id=f"{self.device}-{self.seq}"))
+        return out
+
+    def send(self, events: list[Event]) -> list[Event]:
+        numbered = self.number(events)
+        self.store.ingest(self.device, numbered)
+        return numbered
+
+    def truck(self, minute: float, plate: str, **options: Any) -> list[Event]:
+        return self.send(truck_events(self.start + timedelta(minutes=minute), plate, **options))
 
 
 def fill_outbox_trucks(

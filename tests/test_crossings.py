@@ -20,6 +20,7 @@ from central.store import CentralStore
 from protocol.messages import Event, LaneDecision, ManualOverride, PlateRead, Presence
 from protocol.sqlite_file import QueryCancelledError, QueryTimeoutError
 from testkit import wait_for
+from testkit.crossings import Box as _Box
 from testkit.crossings import crop_jpeg, fetch, fill_outbox_trucks, truck_events
 from testkit.mosquitto import Mosquitto
 from testkit.processes import Agent, Central, Proc, agent_config
@@ -28,37 +29,16 @@ FIXTURES = Path(__file__).parent / "fixtures"
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
 
+class Box(_Box):
+    def __init__(self, store: CentralStore, device: str = "b1", gate: str | None = "CKHN") -> None:
+        super().__init__(store, device, gate, start=T0)
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[CentralStore]:
     s = CentralStore(tmp_path / "central.db", synchronous="NORMAL")
     yield s
     s.close()
-
-
-class Box:
-    """A box's events, numbered as its outbox numbers them."""
-
-    def __init__(self, store: CentralStore, device: str = "b1", gate: str | None = "CKHN") -> None:
-        self.store = store
-        self.device = device
-        self.seq = 0
-        if gate:
-            store.note_gate(device, gate)
-
-    def number(self, events: list[Event]) -> list[Event]:
-        out = []
-        for e in events:
-            self.seq += 1
-            out.append(msgspec.structs.replace(e, seq=self.seq, id=f"{self.device}-{self.seq}"))
-        return out
-
-    def send(self, events: list[Event]) -> list[Event]:
-        numbered = self.number(events)
-        self.store.ingest(self.device, numbered)
-        return numbered
-
-    def truck(self, minute: int, plate: str, **options: Any) -> list[Event]:
-        return self.send(truck_events(T0 + timedelta(minutes=minute), plate, **options))
 
 
 def held_now(store: CentralStore, **filters: Any) -> list[str | None]:

@@ -46,40 +46,65 @@ def _me(who: Principal) -> Me:
     return Me(name=who.name, role=who.role, tax_code=who.tax_code, via=who.via, csrf_token=who.csrf)
 
 
+class LoginRefusedError(Exception):
+    """A login that did not succeed: ``status`` 401 (wrong credentials) or 429 (too many)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+async def log_in(
+    store: CentralStore, request: Request[Any, Any, Any], username: str, password: str
+) -> tuple[str, Principal]:
+    """Check a login (limits on failures first), audit it; the session id and who it is.
+    The API's and the staff UI's way; ``LoginRefusedError`` says why not."""
+    client = client_address(request)
+    accounts = store.accounts
+    if await anyio.to_thread.run_sync(accounts.too_many_failures, username, client):
+        log.warning("login refused (too many failures) user=%s client=%s", username, client)
+        raise LoginRefusedError(429, "too many failed logins; try again later")
+    done = await anyio.to_thread.run_sync(accounts.login, username, password, client)
+    if done is None:
+        log.warning("login failed user=%s client=%s", username, client)
+        raise LoginRefusedError(401, "wrong user name or password")
+    session_id, who = done
+    log.info("login user=%s role=%s client=%s", who.name, who.role, client)
+    await anyio.to_thread.run_sync(
+        lambda: store.audit.record(who, "login", f"user:{who.name}", client=client)
+    )
+    return session_id, who
+
+
+def session_cookie(request: Request[Any, Any, Any], session_id: str) -> Cookie:
+    """The login cookie: HttpOnly, SameSite=Strict, Secure behind TLS (``secure_cookies``)."""
+    return Cookie(
+        key=SESSION_COOKIE,
+        value=session_id,
+        httponly=True,
+        samesite="strict",
+        secure=bool(request.app.state.get("secure_cookies", False)),
+        path="/",
+    )
+
+
 @post("/api/login", tags=["accounts"], status_code=200, opt=PUBLIC)
 async def login(
     store: NamedDependency[CentralStore], request: Request[Any, Any, Any], data: RequestBody[Login]
 ) -> Response[Me]:
     """Log in: a session cookie (HttpOnly, SameSite=Strict) and the CSRF token for writes.
     Too many failures for a user or from an address: 429 for a while."""
-    client = client_address(request)
-    accounts = store.accounts
-    if await anyio.to_thread.run_sync(accounts.too_many_failures, data.username, client):
-        log.warning("login refused (too many failures) user=%s client=%s", data.username, client)
-        raise ClientException(
-            "too many failed logins; try again later",
-            status_code=429,
-            headers={"Retry-After": str(int(FAILURE_WINDOW.total_seconds()))},
-        )
-    done = await anyio.to_thread.run_sync(accounts.login, data.username, data.password, client)
-    if done is None:
-        log.warning("login failed user=%s client=%s", data.username, client)
-        raise NotAuthorizedException("wrong user name or password")
-    session_id, who = done
-    log.info("login user=%s role=%s client=%s", who.name, who.role, client)
-    await anyio.to_thread.run_sync(
-        lambda: store.audit.record(who, "login", f"user:{who.name}", client=client)
-    )
-    secure = bool(request.app.state.get("secure_cookies", False))
-    cookie = Cookie(
-        key=SESSION_COOKIE,
-        value=session_id,
-        httponly=True,
-        samesite="strict",
-        secure=secure,
-        path="/",
-    )
-    return Response(_me(who), cookies=[cookie])
+    try:
+        session_id, who = await log_in(store, request, data.username, data.password)
+    except LoginRefusedError as refused:
+        if refused.status == 429:
+            raise ClientException(
+                str(refused),
+                status_code=429,
+                headers={"Retry-After": str(int(FAILURE_WINDOW.total_seconds()))},
+            ) from None
+        raise NotAuthorizedException(str(refused)) from None
+    return Response(_me(who), cookies=[session_cookie(request, session_id)])
 
 
 @get("/api/login", tags=["accounts"], sync_to_thread=False, opt=roles(ANYONE))

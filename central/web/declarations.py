@@ -91,7 +91,7 @@ def _owner(principal: Principal, given: str | None) -> str | None:
     return given
 
 
-def _visible(store: CentralStore, principal: Principal, number: str) -> Declaration:
+def visible(store: CentralStore, principal: Principal, number: str) -> Declaration:
     found = store.get_declaration(number)
     if found is None or (principal.role == "enterprise" and found.enterprise != principal.tax_code):
         raise NotFoundException(f"no declaration {number}")
@@ -105,7 +105,7 @@ def _checked(declaration: Declaration) -> list[str]:
         raise field_error(exc.field, str(exc)) from None
 
 
-def _change(
+def change(
     store: CentralStore,
     link: CentralLink | None,
     principal: Principal,
@@ -117,7 +117,7 @@ def _change(
     """Read, change, save with its audit row in one transaction; then publish."""
     try:
         with store.transaction():
-            before = _visible(store, principal, number)
+            before = visible(store, principal, number)
             after = apply(before)
             cursor, message = store.put_declaration(
                 after, must_exist=True, actor=principal.actor, action=action
@@ -140,6 +140,54 @@ def _change(
     except PermissionError as exc:
         raise PermissionDeniedException(str(exc)) from None
     return DeclarationSaved(declaration=after, cursor=cursor, published=publish(link, message))
+
+
+def confirm(
+    store: CentralStore,
+    link: CentralLink | None,
+    principal: Principal,
+    request: Request[Any, Any, Any],
+    number: str,
+    step: str,
+    data: StepConfirmation,
+) -> DeclarationSaved:
+    """Confirm one step as ``principal`` (the API's and the staff UI's way)."""
+    at = datetime.now(UTC)
+
+    def apply(current: Declaration) -> Declaration:
+        return lifecycle.confirm_step(
+            current,
+            step,
+            principal.role,
+            principal.actor,
+            at,
+            data.note,
+            result=data.result,
+            reference=data.reference,
+        )
+
+    return change(store, link, principal, request, number, f"step:{step}", apply)
+
+
+def return_declaration(
+    store: CentralStore,
+    link: CentralLink | None,
+    principal: Principal,
+    request: Request[Any, Any, Any],
+    number: str,
+    reason: str,
+) -> DeclarationSaved:
+    """Return a declaration for re-declaration, the reason naming who returned it."""
+    said = f"{reason} ({principal.role} {principal.actor})"
+    return change(
+        store,
+        link,
+        principal,
+        request,
+        number,
+        "return",
+        lambda current: lifecycle.return_for_redeclaration(current, said),
+    )
 
 
 class DeclarationController(Controller):
@@ -212,7 +260,7 @@ class DeclarationController(Controller):
             lifecycle.check(corrected)
             return corrected
 
-        return _change(store, link, principal, request, number, "redeclare", apply)
+        return change(store, link, principal, request, number, "redeclare", apply)
 
     @post(
         "/{number:str}/accept",
@@ -229,7 +277,7 @@ class DeclarationController(Controller):
         number: FromPath[str],
     ) -> DeclarationSaved:
         """Accept a declared declaration: its steps can now be confirmed."""
-        return _change(store, link, principal, request, number, "accept", lifecycle.accept)
+        return change(store, link, principal, request, number, "accept", lifecycle.accept)
 
     @post(
         "/{number:str}/steps/{step:str}",
@@ -249,21 +297,7 @@ class DeclarationController(Controller):
     ) -> DeclarationSaved:
         """Confirm one agency step (only the step's agency may; an enterprise registers its
         loading). A customs check with result ``mismatch`` returns the declaration."""
-        at = datetime.now(UTC)
-
-        def apply(current: Declaration) -> Declaration:
-            return lifecycle.confirm_step(
-                current,
-                step,
-                principal.role,
-                principal.actor,
-                at,
-                data.note,
-                result=data.result,
-                reference=data.reference,
-            )
-
-        return _change(store, link, principal, request, number, f"step:{step}", apply)
+        return confirm(store, link, principal, request, number, step, data)
 
     @post("/{number:str}/return", sync_to_thread=True, status_code=200, opt=roles(AGENCIES))
     def return_it(
@@ -276,16 +310,7 @@ class DeclarationController(Controller):
         data: RequestBody[Reason],
     ) -> DeclarationSaved:
         """Return a declaration for re-declaration, with the reason (any agency)."""
-        reason = f"{data.reason} ({principal.role} {principal.actor})"
-        return _change(
-            store,
-            link,
-            principal,
-            request,
-            number,
-            "return",
-            lambda current: lifecycle.return_for_redeclaration(current, reason),
-        )
+        return return_declaration(store, link, principal, request, number, data.reason)
 
     @post("/{number:str}/cancel", sync_to_thread=True, status_code=200, opt=roles(DECLARANTS))
     def cancel(
@@ -297,7 +322,7 @@ class DeclarationController(Controller):
         number: FromPath[str],
     ) -> DeclarationSaved:
         """Withdraw a declaration (its enterprise, or customs)."""
-        return _change(store, link, principal, request, number, "cancel", lifecycle.cancel)
+        return change(store, link, principal, request, number, "cancel", lifecycle.cancel)
 
     @post("/import", status_code=HTTP_201_CREATED, sync_to_thread=True, opt=roles({"admin"}))
     def import_one(
@@ -372,7 +397,7 @@ class DeclarationController(Controller):
         principal: NamedDependency[Principal],
         number: FromPath[str],
     ) -> DeclarationView:
-        found = _visible(store, principal, number)
+        found = visible(store, principal, number)
         return DeclarationView(
             declaration=found,
             required_steps=lifecycle.required_steps(found),
@@ -387,5 +412,5 @@ class DeclarationController(Controller):
         number: FromPath[str],
     ) -> list[DeclarationVersion]:
         """Every version, oldest first, with who made it and how."""
-        _visible(store, principal, number)
+        visible(store, principal, number)
         return [msgspec.convert(v, DeclarationVersion) for v in store.declaration_history(number)]

@@ -148,6 +148,18 @@ def send_command(
     """Manual open of a held lane (border guard, yard), fault reset (they and technicians),
     resync or config reload (technicians, admins). ``by`` is the caller, recorded by the box
     in its ``manual_override`` event and here in the audit trail. 202: sent, not done."""
+    return issue_command(store, link, principal, request, device, data)
+
+
+def issue_command(
+    store: CentralStore,
+    link: CentralLink | None,
+    principal: Principal,
+    request: Request[Any, Any, Any],
+    device: str,
+    data: CommandRequest,
+) -> CommandSent:
+    """Check, audit and publish a command (the API's and the staff UI's way)."""
     try:
         command_topic(device)
     except ValueError as exc:

@@ -8,7 +8,7 @@ import logging
 from typing import Any
 
 from litestar import Request, Response
-from litestar.exceptions import ClientException, ValidationException
+from litestar.exceptions import ClientException, HTTPException, ValidationException
 
 log = logging.getLogger("cuakhau.central.api")
 
@@ -28,6 +28,14 @@ def invalid_input(request: Request[Any, Any, Any], exc: ValidationException) -> 
     status = 422 if in_body else 400
     body = {"status_code": status, "detail": exc.detail, "extra": extra}
     return Response(body, status_code=status)
+
+
+def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    """Litestar's own answer to an HTTP error: its status, detail, extra and headers."""
+    body: dict[str, Any] = {"status_code": exc.status_code, "detail": exc.detail}
+    if exc.extra:
+        body["extra"] = exc.extra
+    return Response(body, status_code=exc.status_code, headers=exc.headers)
 
 
 def too_deep(request: Request[Any, Any, Any], exc: RecursionError) -> Response[Any]:

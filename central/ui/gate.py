@@ -1,0 +1,124 @@
+"""The gate picture: today's trucks by stage, lanes held now, boxes online, and two charts
+(trucks per hour, yard occupancy against capacity), per gate and direction."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+from typing import Annotated, Any
+
+from litestar import Request, get
+from litestar.di import NamedDependency
+from litestar.params import QueryParameter
+from litestar.response import Template
+
+from central.accounts import Principal
+from central.store import CentralStore
+from central.ui import charts
+from central.ui.i18n import N_, translator
+from central.ui.pages import GATE_VIEWERS, Ui
+from central.web.auth import roles
+from protocol.messages import Direction, GateCode
+
+GateFilter = Annotated[GateCode | None, QueryParameter(name="gate")]
+DirectionFilter = Annotated[Direction | None, QueryParameter(name="direction")]
+
+
+def picture(
+    store: CentralStore, ui: Ui, principal: Principal, gate: str | None, direction: str | None
+) -> dict[str, Any]:
+    """What the page shows (eight reads, whatever the traffic)."""
+    _ = translator(principal.language)
+    clock = ui.clock
+    start = clock.day_start()
+    budget = store.read_budget()
+    counts = store.declaration_counts(gate, direction, start, budget)
+    held, _next = store.crossings.list(held=True, gate=gate, limit=200, budget=budget)
+    held_at = Counter(c.checkpoint for c in held)
+    devices = [d for d in store.list_devices() if not gate or d["gate"] == gate]
+    online = sum(1 for d in devices if d["status"] == "online")
+    start_yard, moves = store.yard_moves(gate, start, budget)
+    in_yard = sum(start_yard.values()) + sum(step for _at, _y, step in moves)
+    hours = [f"{h:02d}" for h in range(24)]
+    opened = [0.0] * 24
+    by_hand = [0.0] * 24
+    holds = [0.0] * 24
+    for hour, decision, overridden, n in store.crossings.per_hour(
+        gate, start, start + timedelta(days=1), budget
+    ):
+        local = clock.local(f"{hour}:00:00+00:00")
+        if local is None:
+            continue
+        slot = int((local - start).total_seconds() // 3600)
+        if not 0 <= slot < 24:
+            continue
+        if decision == "open":
+            opened[slot] += n
+        elif overridden:
+            by_hand[slot] += n
+        else:
+            holds[slot] += n
+    per_hour = charts.stacked_bars(
+        _("Trucks per hour"),
+        hours,
+        [
+            charts.Series(_("opened by itself"), opened, "opened"),
+            charts.Series(_("opened by hand"), by_hand, "byhand"),
+            charts.Series(_("held"), holds, "held"),
+        ],
+    )
+    level = float(sum(start_yard.values()))
+    points = [(0.0, level)]
+    for at, _yard, step in moves:
+        local = clock.local(at)
+        if local is None:
+            continue
+        level = max(0.0, level + step)
+        points.append(((local - start).total_seconds() / 3600, level))
+    now_h = (clock.now() - start).total_seconds() / 3600
+    points.append((min(24.0, now_h), level))
+    capacity = sum(ui.settings.yard_capacity.values()) or None
+    occupancy = charts.step_line(
+        _("Yard occupancy"),
+        hours,
+        points,
+        capacity,
+        (_("vehicles in yard"), _("capacity")),
+    )
+    return {
+        "counts": counts,
+        "held_total": len(held),
+        "held_at": sorted(held_at.items()),
+        "devices_total": len(devices),
+        "devices_online": online,
+        "in_yard": max(0, in_yard),
+        "capacity": capacity,
+        "per_hour": per_hour,
+        "occupancy": occupancy,
+    }
+
+
+@get("/ui/gate", sync_to_thread=True, opt=roles(GATE_VIEWERS), include_in_schema=False)
+def gate_page(
+    request: Request[Any, Any, Any],
+    store: NamedDependency[CentralStore],
+    ui: NamedDependency[Ui],
+    principal: NamedDependency[Principal],
+    gate: GateFilter = None,
+    direction: DirectionFilter = None,
+) -> Template:
+    gates = sorted({d["gate"] for d in store.list_devices() if d["gate"]})
+    return ui.page(
+        request,
+        principal,
+        "gate.html",
+        N_("Gate picture"),
+        gate=gate,
+        gates=gates,
+        direction=direction,
+        today=ui.clock.day_start(),
+        **picture(store, ui, principal, gate, direction),
+    )
+
+
+ROUTES = [gate_page]
