@@ -519,3 +519,20 @@ class CrossingStore:
             budget,
         )
         return [(str(h), str(d), bool(o), int(n)) for h, d, o, n in rows]
+
+    def superseded(
+        self, crossings: Sequence[Crossing], budget: ReadBudget | None = None
+    ) -> set[int]:
+        """The crossings after which their lane has decided again (a later crossing at the
+        same box and checkpoint): a held truck that backed away and came back, or left."""
+        if not crossings:
+            return set()
+        marks = ",".join("?" * len(crossings))
+        rows = self.reads.all(
+            f"SELECT c.id FROM crossings c WHERE c.id IN ({marks}) AND EXISTS (SELECT 1"
+            " FROM crossings l WHERE l.device = c.device AND l.seq > c.seq"
+            " AND l.checkpoint = c.checkpoint)",
+            [c.id for c in crossings],
+            budget,
+        )
+        return {int(r[0]) for r in rows}

@@ -34,6 +34,8 @@ CHECKPOINT_OPERATORS: frozenset[Role] = frozenset({"border_guard", "yard"})
 FAULT_RESETTERS: frozenset[Role] = CHECKPOINT_OPERATORS | {"technician"}
 #: Box maintenance (resync, reload config) and incidents of the sync.
 OPERATIONS: frozenset[Role] = frozenset({"admin", "technician"})
+#: Who accepts a declared declaration (its steps can then be confirmed).
+ACCEPTORS: frozenset[Role] = frozenset({"customs", "border_guard"})
 #: Declarations are written by enterprises (their own) and by customs (on their behalf).
 DECLARANTS: frozenset[Role] = frozenset({"enterprise", "customs"})
 #: Who may read declarations: every staff role, and an enterprise its own.

@@ -28,7 +28,7 @@ def run_agent(config: AgentConfig, stop: threading.Event | None = None) -> None:
     from edge_agent.lane.assembly import build_lanes
 
     lanes = build_lanes(config, store)
-    sync = OutboxSync(config, store, on_command=lanes.on_command)
+    sync = OutboxSync(config, store, on_command=lanes.on_command, reader=lanes.reader)
     log.info(
         "agent starting device=%s gate=%s store=%s broker=%s:%d pending=%d",
         config.device,

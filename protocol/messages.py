@@ -284,6 +284,12 @@ class DeviceState(msgspec.Struct, kw_only=True, frozen=True):
     software: Name | None = None
     outbox_pending: Count | None = None
     acked_seq: Seq | None = None
+    #: when the oldest event central has not acknowledged yet was recorded
+    oldest_pending_at: UtcTime | None = None
+    #: each lane's state by checkpoint (idle, deciding, held, passing, fault, ...)
+    lanes: Annotated[dict[CheckpointName, Name], msgspec.Meta(max_length=32)] = {}
+    #: the plate reader the lanes run ("float" or "int8")
+    reader: Name | None = None
 
 
 class Command(msgspec.Struct, kw_only=True, frozen=True):

@@ -129,6 +129,24 @@ class Central(Proc):
                 store.close()
         return self._tokens[key]
 
+    def add_user(
+        self,
+        username: str,
+        role: str,
+        password: str,
+        *,
+        language: str = "vi",
+        tax_code: str | None = None,
+    ) -> None:
+        """A person's account in central's database, as ``cuakhau central user add`` makes it."""
+        from central.store import CentralStore
+
+        store = CentralStore(self.db)
+        try:
+            store.accounts.add_user(username, role, password, language=language, tax_code=tax_code)
+        finally:
+            store.close()
+
     def login(self, username: str, role: str, tax_code: str | None = None) -> dict[str, str]:
         """A person's session: makes the account (a random password) and logs in over HTTP;
         the headers to send (the session cookie and the CSRF token)."""

@@ -65,7 +65,8 @@ def _declare(store: CentralStore, number: str, plate: str, **extra: Any) -> Decl
 
 
 def _gate(store: CentralStore, held: int = 3) -> Box:
-    """A gate with ``held`` trucks held now, one opened by hand, and some that opened."""
+    """A gate with ``held`` lanes holding a truck now, and a lane where one truck was opened
+    by hand and then five opened by themselves."""
     box = Box(store, "hn-b1", "CKHN", start=NOW - timedelta(hours=2))
     store.record_state(
         DeviceState(device="hn-b1", gate="CKHN", status="online", at=NOW, outbox_pending=4)
@@ -73,7 +74,14 @@ def _gate(store: CentralStore, held: int = 3) -> Box:
     for i in range(held):
         number = f"{NOW:%Y%m%d}{i:05d}"
         _declare(store, number, f"桂A{i:05d}")
-        box.truck(i, f"桂A{i:05d}", hold=True, declaration=number, crop=crop_jpeg(i))
+        box.truck(
+            i,
+            f"桂A{i:05d}",
+            hold=True,
+            declaration=number,
+            crop=crop_jpeg(i),
+            checkpoint=f"lane-{i + 1}",
+        )
     box.truck(50, "29H-888.12", hold=True, override_by="bg.nam", crop=crop_jpeg(999))
     for i in range(5):
         box.truck(60 + i, f"15C-{i:03d}.45", crop=crop_jpeg(1000 + i))
@@ -274,3 +282,23 @@ def test_the_vietnamese_pages_speak_vietnamese(store: CentralStore) -> None:
         for words in ("Xe bị giữ", "Mở bằng tay", "Đăng xuất", "Tờ khai"):
             assert words in page, words
         assert "Held trucks" not in page and "Open by hand" not in page
+
+
+def test_every_word_of_the_ui_has_its_vietnamese_translation() -> None:
+    from babel.messages.extract import extract_from_dir
+    from babel.messages.pofile import read_po
+
+    import central.ui
+    from central.lifecycle import STEPS
+    from central.ui.i18n import LOCALE_DIR, STEP_TITLES
+
+    ui = Path(central.ui.__file__).parent
+    methods = [("**.py", "python"), ("**/templates/**.html", "jinja2")]
+    keywords = {"_": None, "N_": None, "gettext": None}
+    found = {m for _f, _l, m, _c, _x in extract_from_dir(ui, methods, keywords=keywords)}
+    assert len(found) > 150
+    with (LOCALE_DIR / "vi" / "LC_MESSAGES" / "messages.po").open("rb") as po:
+        catalog = read_po(po)
+    missing = sorted(str(m) for m in found if catalog.get(m) is None or not catalog.get(m).string)
+    assert missing == [], "run scripts/ui-catalog and translate these"
+    assert set(STEP_TITLES) == set(STEPS), "every step of the procedure has its words"

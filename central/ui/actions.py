@@ -15,14 +15,20 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Template
 
+from central import lifecycle
 from central.accounts import Principal
 from central.ingest import CentralLink
-from central.roles import AGENCIES, CHECKPOINT_OPERATORS
+from central.roles import ACCEPTORS, AGENCIES, CHECKPOINT_OPERATORS
 from central.store import CentralStore
 from central.ui.i18n import N_
 from central.ui.pages import Ui
 from central.web.auth import roles
-from central.web.declarations import StepConfirmation, confirm, return_declaration
+from central.web.declarations import (
+    StepConfirmation,
+    change,
+    confirm,
+    return_declaration,
+)
 from central.web.devices import CommandRequest, issue_command
 from central.web.events import RowId
 from protocol.messages import StepName
@@ -140,4 +146,24 @@ def return_it(
     return _result(ui, principal, N_("Declaration returned to the enterprise."))
 
 
-ROUTES = [open_by_hand, confirm_step, return_it]
+@post(
+    "/ui/declarations/{number:str}/accept",
+    sync_to_thread=True,
+    status_code=200,
+    opt=roles(ACCEPTORS),
+    include_in_schema=False,
+)
+def accept_it(
+    request: Request[Any, Any, Any],
+    store: NamedDependency[CentralStore],
+    link: NamedDependency[CentralLink | None],
+    ui: NamedDependency[Ui],
+    principal: NamedDependency[Principal],
+    number: FromPath[str],
+) -> Template:
+    """Accept a declared declaration: its steps can now be confirmed."""
+    change(store, link, principal, request, number, "accept", lifecycle.accept)
+    return _result(ui, principal, N_("Declaration accepted: its steps can now be confirmed."))
+
+
+ROUTES = [open_by_hand, confirm_step, return_it, accept_it]

@@ -15,6 +15,7 @@ from litestar.response import Template
 from central.accounts import Principal
 from central.store import CentralStore
 from central.ui import charts
+from central.ui.held import held_now
 from central.ui.i18n import N_, translator
 from central.ui.pages import GATE_VIEWERS, Ui
 from central.web.auth import roles
@@ -27,13 +28,13 @@ DirectionFilter = Annotated[Direction | None, QueryParameter(name="direction")]
 def picture(
     store: CentralStore, ui: Ui, principal: Principal, gate: str | None, direction: str | None
 ) -> dict[str, Any]:
-    """What the page shows (eight reads, whatever the traffic)."""
+    """What the page shows (nine reads, whatever the traffic)."""
     _ = translator(principal.language)
     clock = ui.clock
     start = clock.day_start()
     budget = store.read_budget()
     counts = store.declaration_counts(gate, direction, start, budget)
-    held, _next = store.crossings.list(held=True, gate=gate, limit=200, budget=budget)
+    held = held_now(store, gate, 200, budget)
     held_at = Counter(c.checkpoint for c in held)
     devices = [d for d in store.list_devices() if not gate or d["gate"] == gate]
     online = sum(1 for d in devices if d["status"] == "online")

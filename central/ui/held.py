@@ -2,7 +2,7 @@
 reading and confidence, the declaration it matched, weights, the reasons in words) and the
 actions the user's role allows; kept live over Server-Sent Events.
 
-A page of held trucks costs five reads whatever its length (crossings, confidences,
+A page of held trucks costs six reads whatever its length (crossings, confidences,
 declarations, recent open commands, boxes' status); the recent decisions two more. The stream
 re-reads when this process has committed a write (an event ingested, a declaration changed, a
 command sent: ``SqliteFile.commits``) and every ``REFRESH_S`` anyway (another central worker's
@@ -28,12 +28,13 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage, Template
 from central.accounts import Principal
 from central.crossings import Crossing
 from central.lifecycle import STEPS
-from central.roles import AGENCIES, CHECKPOINT_OPERATORS, Role
+from central.roles import ACCEPTORS, AGENCIES, CHECKPOINT_OPERATORS, Role
 from central.store import CentralStore
-from central.ui.i18n import N_
+from central.ui.i18n import N_, reason_code
 from central.ui.pages import HELD_VIEWERS, Ui
 from central.web.auth import roles
 from protocol.messages import Declaration, GateCode
+from protocol.sqlite_file import ReadBudget
 
 #: At most this many held cards (the oldest beyond it wait for the ones above to be settled).
 HELD_LIMIT = 50
@@ -79,7 +80,8 @@ class Card:
 
 
 def _missing_steps(reasons: list[str]) -> list[str]:
-    return [r.partition(":")[2] for r in reasons if r.startswith("step_missing:")]
+    codes = [reason_code(r) for r in reasons]
+    return [c.partition(":")[2] for c in codes if c.startswith("step_missing:")]
 
 
 def _commands(store: CentralStore, since: datetime) -> list[dict[str, Any]]:
@@ -111,12 +113,23 @@ def _command_for(
     return None
 
 
+def held_now(
+    store: CentralStore, gate: str | None, limit: int, budget: ReadBudget
+) -> list[Crossing]:
+    """The crossings held now whose truck is still at the lane (its lane has not decided
+    again since), newest first (two reads)."""
+    crossings, _next = store.crossings.list(held=True, gate=gate, limit=limit * 4, budget=budget)
+    gone = store.crossings.superseded(crossings, budget)
+    return [c for c in crossings if c.id not in gone][:limit]
+
+
 def held_cards(
     store: CentralStore, ui: Ui, role: Role, gate: str | None, limit: int = HELD_LIMIT
 ) -> list[Card]:
-    """The held crossings (newest first) with what their cards show (five reads)."""
+    """The held crossings still at their lane (newest first: a lane that has decided again
+    since has moved on) with what their cards show (six reads)."""
     budget = store.read_budget()
-    crossings, _next = store.crossings.list(held=True, gate=gate, limit=limit, budget=budget)
+    crossings = held_now(store, gate, limit, budget)
     if not crossings:
         return []
     confidences = store.crossings.plate_confidences(crossings, budget)
@@ -156,18 +169,26 @@ class Recent:
     crossing: Crossing
     #: the barrier reported the open confirmed by its limit switch (None: not reported yet)
     barrier_confirmed: bool | None
+    #: held, and its lane has decided again since (the truck left)
+    moved_on: bool
 
 
 def recent_decisions(store: CentralStore, gate: str | None) -> list[Recent]:
+    """The latest decisions (three reads)."""
     budget = store.read_budget()
     crossings, _next = store.crossings.list(gate=gate, limit=RECENT_LIMIT, budget=budget)
     confirmed = store.crossings.barrier_opened(crossings, budget)
-    return [Recent(c, confirmed.get(c.id)) for c in crossings]
+    gone = store.crossings.superseded([c for c in crossings if c.held], budget)
+    return [Recent(c, confirmed.get(c.id), c.id in gone) for c in crossings]
 
 
 def abilities(role: Role) -> dict[str, bool]:
     """Which of a held card's actions the role has (the routes refuse the others anyway)."""
-    return {"can_open": role in CHECKPOINT_OPERATORS, "can_return": role in AGENCIES}
+    return {
+        "can_open": role in CHECKPOINT_OPERATORS,
+        "can_return": role in AGENCIES,
+        "can_accept": role in ACCEPTORS,
+    }
 
 
 def _gates(store: CentralStore) -> list[str]:

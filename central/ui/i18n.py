@@ -110,12 +110,18 @@ STATUS_TITLES: dict[str, str] = {
 }
 
 
-def reason_words(code: str, _: Callable[[str], str]) -> str:
-    """One reason code in the user's language (an unknown code is shown as it is)."""
-    kind, _sep, detail = code.partition(":")
+def reason_code(reason: str) -> str:
+    """A lane's reason without its English words: ``step_missing:fees_paid: fees_paid not
+    confirmed`` is ``step_missing:fees_paid``."""
+    return reason.split(": ", 1)[0].strip()
+
+
+def reason_words(reason: str, _: Callable[[str], str]) -> str:
+    """One of a lane's reasons in the user's language (an unknown one is shown as it is)."""
+    kind, _sep, detail = reason_code(reason).partition(":")
     words = REASONS.get(kind)
     if words is None:
-        return code
+        return reason
     if kind == "step_missing" and detail:
         return f"{_(words)}: {_(STEP_TITLES.get(detail, detail))}"
     return _(words)

@@ -23,7 +23,7 @@ from central import lifecycle
 from central.accounts import Principal
 from central.ingest import CentralLink
 from central.lifecycle import DeclarationInput, InputError, LifecycleError
-from central.roles import AGENCIES, DECLARANTS, DECLARATION_READERS
+from central.roles import ACCEPTORS, AGENCIES, DECLARANTS, DECLARATION_READERS
 from central.store import CentralStore, InvalidDeclarationError
 from central.web.auth import roles
 from central.web.context import audit, publish
@@ -266,7 +266,7 @@ class DeclarationController(Controller):
         "/{number:str}/accept",
         sync_to_thread=True,
         status_code=200,
-        opt=roles({"customs", "border_guard"}),
+        opt=roles(ACCEPTORS),
     )
     def accept(
         self,

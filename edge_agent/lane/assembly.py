@@ -30,6 +30,8 @@ class Lanes:
     lanes: list[Lane] = field(default_factory=list)
     cameras: list[FrameSource] = field(default_factory=list)
     scales: list[ScaleReader] = field(default_factory=list)
+    #: the plate reader the lanes run ("float" or "int8"; None: no lanes)
+    reader: str | None = None
 
     def start(self) -> None:
         for camera in self.cameras:
@@ -73,6 +75,7 @@ def build_lanes(config: AgentConfig, store: EdgeStore) -> Lanes:
         return built
     anpr = Anpr(config.models, precision=config.reader)
     log.info("plate reader: %s (config: %s)", anpr.precision, config.reader)
+    built.reader = anpr.precision
     for lane_config in config.lanes:
         built.lanes.append(_lane(lane_config, store, anpr, built))
     return built

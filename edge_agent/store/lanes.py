@@ -37,6 +37,10 @@ class LaneStore:
 
     # -- lane state ------------------------------------------------------------------------
 
+    def states(self) -> dict[str, str]:
+        """Every lane's state by checkpoint (what the box reports to central)."""
+        return {cp: st for cp, st in self.file.all("SELECT checkpoint, state FROM lane_state")}
+
     def state(self, checkpoint: str) -> LaneRow | None:
         row = self.file.one(
             "SELECT state, plate, since, detail FROM lane_state WHERE checkpoint = ?",

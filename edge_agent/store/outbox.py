@@ -143,6 +143,18 @@ class EdgeStore:
     def pending_count(self) -> int:
         return max(0, self.last_seq() - self.acked_seq())
 
+    def oldest_pending_at(self) -> datetime | None:
+        """When the oldest event central has not acknowledged was recorded (None: none)."""
+        row = self.file.one(
+            "SELECT at FROM outbox WHERE seq > ? ORDER BY seq LIMIT 1", (self.acked_seq(),)
+        )
+        if row is None:
+            return None
+        try:
+            return datetime.fromisoformat(row[0])
+        except ValueError:
+            return None
+
     def read_encoded(
         self, after_seq: int, limit: int, max_bytes: int = 1 << 20
     ) -> list[tuple[int, bytes]]:

@@ -40,6 +40,8 @@ log = logging.getLogger("cuakhau.agent.sync")
 SOFTWARE = "cuakhau-agent/0.1"
 #: a command from central older than this is refused (it waited while the box was away)
 COMMAND_MAX_AGE_S = 300.0
+#: How often the box reports its state (backlog, lanes, reader) while connected.
+STATE_EVERY_S = 15.0
 
 
 @dataclass
@@ -62,9 +64,12 @@ class OutboxSync:
         store: EdgeStore,
         *,
         on_command: Callable[[Command], bool] | None = None,
+        reader: str | None = None,
     ) -> None:
         self.config = config
         self.store = store
+        #: the plate reader the lanes run, reported in the box's state
+        self.reader = reader
         self.device = config.device
         self.gate = config.gate
         self.settings = config.sync
@@ -314,6 +319,9 @@ class OutboxSync:
             software=SOFTWARE,
             outbox_pending=self.store.pending_count(),
             acked_seq=self.store.acked_seq(),
+            oldest_pending_at=self.store.oldest_pending_at(),
+            lanes=self.store.lanes.states(),
+            reader=self.reader,
         )
         self.link.publish(topics.state(self.device), encode(state), retain=True)
         self._last_state = time.monotonic()
@@ -351,7 +359,7 @@ class OutboxSync:
         now = time.monotonic()
         if self._connected and self._sync_owed:
             self._request_sync()
-        if self._connected and now - self._last_state > 60:
+        if self._connected and now - self._last_state > STATE_EVERY_S:
             self._publish_state("online")
         if now - self._last_prune > 3600:
             self._last_prune = now
