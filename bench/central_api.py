@@ -8,9 +8,11 @@ truck in 20 held, trucks spread over ``--days``, plates from a fleet that comes 
 a pool of ``--crops`` distinct JPEGs. Then starts Mosquitto and central (its own process, as
 deployed), and times each staff query over real HTTP with a viewer's token (``--reps`` each,
 keep-alive, after a warm-up): the held queue, the newest crossings, a plate (either spelling),
-one gate's day. Last, a box drains ``--ingest-events`` events (trucks with their own crops)
-through Mosquitto into that database; the rate is from central's receive times. Prints one JSON
-line: events, crossings, held_p95_ms, list_p95_ms, plate_p95_ms, range_p95_ms,
+one gate's day; then the staff UI's pages as a logged-in border guard's browser gets
+them (the held-truck console, a gate's picture, declarations, a crossing). Last, a box
+drains ``--ingest-events`` events (trucks with their own crops) through Mosquitto into that
+database; the rate is from central's receive times. Prints one JSON line: events, crossings,
+held_p95_ms, list_p95_ms, plate_p95_ms, range_p95_ms, ui_held_p95_ms, ui_gate_p95_ms,
 ingest_events_per_s, cpu, and the other figures measured.
 
     python bench/central_api.py [--events 3000000] [--reps 300] [--ingest-events 150000]
@@ -172,11 +174,11 @@ def counts(db: Path) -> tuple[int, int, int, str, str]:
 
 
 class Client:
-    """Keep-alive HTTP to central with a Bearer token; times each GET."""
+    """Keep-alive HTTP to central with a Bearer token (or a login's headers); times each GET."""
 
-    def __init__(self, port: int, token: str) -> None:
+    def __init__(self, port: int, token: str | None, headers: dict[str, str] | None = None) -> None:
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        self.headers = {"Authorization": f"Bearer {token}"}
+        self.headers = headers or {"Authorization": f"Bearer {token}"}
 
     def get(self, path: str) -> tuple[float, int, dict[str, object]]:
         t = time.perf_counter()
@@ -184,6 +186,11 @@ class Client:
         response = self.conn.getresponse()
         raw = response.read()
         ms = (time.perf_counter() - t) * 1000
+        if response.getheader("Content-Type", "").startswith("text/html"):
+            # a staff page: its rows are what it shows (held cards, table rows)
+            html = raw.decode()
+            rows = html.count('<article class="card"') + html.count("<tr")
+            return ms, response.status, {"items": [None] * rows}
         return ms, response.status, json.loads(raw)
 
 
@@ -305,6 +312,14 @@ def main() -> int:
             "events_kind": lambda rng: f"/api/events?kind={rng.choice(KINDS)}&limit=100",
             "events_range": lambda rng: f"/api/events?{day(rng)}&limit=100",
         }
+        #: the staff UI: the whole page as the browser gets it (server time plus loopback)
+        pages: dict[str, Callable[[random.Random], str]] = {
+            "ui_held": lambda rng: "/ui/held",
+            "ui_held_gate": lambda rng: f"/ui/held?gate={rng.choice(gates)}",
+            "ui_gate": lambda rng: f"/ui/gate?gate={rng.choice(gates)}",
+            "ui_declarations": lambda rng: "/ui/declarations",
+            "ui_crossing": lambda rng: f"/ui/crossings/{rng.randrange(1, crossings)}",
+        }
         (work / "broker").mkdir(exist_ok=True)
         broker = Mosquitto(work / "broker")
         broker.start()
@@ -315,6 +330,10 @@ def main() -> int:
             print(f"timing queries over {events:,} events...", file=sys.stderr)
             timed = time_queries(client, args.reps, queries)
             client.conn.close()
+            print("timing the staff UI's pages (a border guard logged in)...", file=sys.stderr)
+            staff = Client(central.http_port, None, central.login("bench.guard", "border_guard"))
+            timed |= time_queries(staff, max(20, args.reps // 5), pages)
+            staff.conn.close()
             print(f"draining {args.ingest_events:,} events over MQTT...", file=sys.stderr)
             rate = drain(work, central, broker, args.ingest_events, end + timedelta(days=1))
             print(f"draining {args.plain_events:,} weight readings over MQTT...", file=sys.stderr)
@@ -330,6 +349,8 @@ def main() -> int:
             "list_p95_ms": timed["list_p95_ms"],
             "plate_p95_ms": timed["plate_p95_ms"],
             "range_p95_ms": timed["range_p95_ms"],
+            "ui_held_p95_ms": timed["ui_held_p95_ms"],
+            "ui_gate_p95_ms": timed["ui_gate_p95_ms"],
             "ingest_events_per_s": rate,
             "ingest_plain_events_per_s": plain,
             "cpu": cpu_model(),

@@ -1,6 +1,7 @@
 """``cuakhau demo``: the whole gate on one machine with nothing installed but the package.
 
-Central runs with its embedded MQTT broker; a simulated camera (MJPEG), weighbridge and barrier
+Central runs with its embedded MQTT broker and its staff UI (a border guard's login is made
+for the run and printed); a simulated camera (MJPEG), weighbridge and barrier
 board (ptys) stand at barrier 1 of Huu Nghi; a gate box runs its lane on them. Trucks from the
 shipped scenario arrive one after another: declared ones open the barrier by themselves, the
 others are held with their reasons, and everything is synced to central.
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from central.broker import PortTakenError, check_port_free, free_port
-from simulators.scenario_cli import central_token, wait_for_central
+from simulators.scenario_cli import central_token, central_user, wait_for_central
 
 SCENARIO = (
     Path(__file__).resolve().parent.parent / "simulators" / "scenarios" / "huu-nghi-morning.toml"
@@ -84,6 +85,7 @@ def run_demo(duration: float = 0, http_port: int | None = None, workdir: str | N
         wait_for_central(api, central)
         # No default accounts: this run's own tokens, made like an operator makes them.
         viewer = central_token(work / "central.db", "demo-viewer", "viewer")
+        guard_password = central_user(work / "central.db", "demo.guard", "border_guard")
         scenario = load_scenario(SCENARIO)
         run = ScenarioRun(
             scenario,
@@ -97,7 +99,10 @@ def run_demo(duration: float = 0, http_port: int | None = None, workdir: str | N
         )
         run.start()
         print(
-            f"\ncuakhau demo running\n  API:      {api}/api/crossings  {api}/api/events"
+            f"\ncuakhau demo running\n  staff UI: {api}/ui  (log in as demo.guard, password"
+            f" {guard_password}: a border guard made for this demo only; Tiếng Việt, English"
+            " at the top right)\n"
+            f"  API:      {api}/api/crossings  {api}/api/events"
             f"  {api}/api/devices\n  OpenAPI:  {api}/schema\n  camera:   {run.camera.url}\n"
             f"  broker:   mqtt://127.0.0.1:{broker_port} (embedded amqtt)\n"
             f"  token:    {viewer} (a viewer's, for this run: curl -H 'Authorization:"

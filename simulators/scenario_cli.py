@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -72,6 +73,41 @@ def wait_for_central(url: str, process: subprocess.Popen[bytes], timeout: float 
             pass
         time.sleep(0.3)
     raise RuntimeError(f"central did not answer on {url} within {timeout:.0f}s")
+
+
+def central_user(db: Path, username: str, role: str, *, language: str = "vi") -> str:
+    """A person's account made in central's database with ``cuakhau central user add``, with
+    a fresh random password (returned; it is written nowhere but a file removed at once)."""
+    password = secrets.token_urlsafe(12)
+    with tempfile.TemporaryDirectory(prefix="cuakhau-user-") as tmp:
+        secret = Path(tmp) / "password"
+        secret.touch(mode=0o600)
+        secret.write_text(password, encoding="utf-8")
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "cuakhau",
+                "central",
+                "user",
+                "add",
+                username,
+                "--role",
+                role,
+                "--language",
+                language,
+                "--db",
+                str(db),
+                "--password-file",
+                str(secret),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    if done.returncode != 0:
+        raise RuntimeError(f"could not make the account {username}: {done.stderr.strip()}")
+    return password
 
 
 def central_token(db: Path, name: str, role: str) -> str:

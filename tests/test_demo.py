@@ -6,6 +6,8 @@ import re
 import socket
 import subprocess
 import sys
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 from testkit import ROOT, free_port
@@ -13,26 +15,53 @@ from testkit import ROOT, free_port
 
 def test_demo_runs_end_to_end_on_the_embedded_broker(tmp_path: Path) -> None:
     port = free_port()
-    result = subprocess.run(
+    demo = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "cuakhau",
             "demo",
             "--duration",
-            "10",
+            "12",
             "--port",
             str(port),
             "--workdir",
             str(tmp_path),
         ],
         cwd=ROOT,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
-        timeout=120,
     )
-    out = result.stdout + result.stderr
-    assert result.returncode == 0, out
+    assert demo.stdout is not None
+    lines: list[str] = []
+    login = None
+    try:
+        for line in demo.stdout:
+            lines.append(line)
+            login = re.search(
+                rf"staff UI: http://127\.0\.0\.1:{port}/ui  \(log in as demo\.guard,"
+                r" password (\S+):",
+                line,
+            )
+            if login:
+                break
+        assert login, "".join(lines)
+        # the printed login works while the demo runs: the guard lands on the held console
+        form = urllib.parse.urlencode({"username": "demo.guard", "password": login.group(1)})
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/ui/login", data=form.encode(), method="POST"
+        )
+        browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        with browser.open(request, timeout=10) as response:
+            assert response.url.endswith("/ui/held")
+            assert "demo.guard" in response.read().decode()
+        rest, _ = demo.communicate(timeout=120)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+    out = "".join(lines) + rest
+    assert demo.returncode == 0, out
     assert f"http://127.0.0.1:{port}/schema" in out
     held = re.findall(
         r"central holds (\d+) events from the box; crossings: (\d+) opened, (\d+) held", out
