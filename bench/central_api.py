@@ -7,9 +7,10 @@ decision with the same crop, loop clear) and a manual override for half the held
 truck in 20 held, trucks spread over ``--days``, plates from a fleet that comes back, crops from
 a pool of ``--crops`` distinct JPEGs. Then starts Mosquitto and central (its own process, as
 deployed), and times each staff query over real HTTP with a viewer's token (``--reps`` each,
-keep-alive, after a warm-up): the held queue, the newest crossings, a plate (either spelling),
-one gate's day; then the staff UI's pages as a logged-in border guard's browser gets
-them (the held-truck console, a gate's picture, declarations, a crossing). Last, a box
+keep-alive, after a warm-up; ``HELD_LANES`` lanes hold a truck now): the held queue, the
+newest crossings, a plate (either spelling), one gate's day; then the staff UI's pages as a
+logged-in border guard's browser gets them (the held-truck console, a gate's picture,
+declarations, a crossing). Last, a box
 drains ``--ingest-events`` events (trucks with their own crops) through Mosquitto into that
 database; the rate is from central's receive times. Prints one JSON line: events, crossings,
 held_p95_ms, list_p95_ms, plate_p95_ms, range_p95_ms, ui_held_p95_ms, ui_gate_p95_ms,
@@ -30,13 +31,20 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
 from central.store import CentralStore
-from protocol.messages import Event, LaneDecision, ManualOverride, PlateRead, Presence
-from testkit.crossings import START, crop_jpeg, fill_outbox_trucks, plate_of
+from protocol.messages import (
+    Declaration,
+    Event,
+    LaneDecision,
+    ManualOverride,
+    PlateRead,
+    Presence,
+)
+from testkit.crossings import START, Box, crop_jpeg, fill_outbox_trucks, plate_of
 from testkit.mosquitto import Mosquitto
 from testkit.outbox import fill_outbox
 from testkit.processes import Agent, Central, agent_config
@@ -157,6 +165,43 @@ def fill(db: Path, args: argparse.Namespace) -> dict[str, float]:
         "fill_s": round(time.perf_counter() - started, 1),
         "fill_ingest_events_per_s": round(stored / ingest_s),
     }
+
+
+#: Lanes holding a truck now (one box, one checkpoint each), so the held console has cards.
+HELD_LANES = 50
+
+
+def hold_lanes(db: Path, at: datetime) -> None:
+    """``HELD_LANES`` lanes of gate G00 holding a declared truck now, with its crop (the fill's
+    own held trucks have almost all been followed by another decision at their lane)."""
+    store = CentralStore(db, synchronous="NORMAL")
+    try:
+        box = Box(store, "bench-held-lanes", "G00", start=at)
+        for i in range(HELD_LANES):
+            number = f"{at:%Y%m%d}{90_000 + i:05d}"
+            plate = plate_of(5_000_000 + i)
+            store.put_declaration(
+                Declaration(
+                    number=number,
+                    direction="import",
+                    gate="G00",
+                    plate=plate,
+                    nationality="VN",
+                    declared_weight_kg=24_000,
+                    status="accepted",
+                ),
+                must_exist=None,
+            )
+            box.truck(
+                i / 60,
+                plate,
+                hold=True,
+                declaration=number,
+                checkpoint=f"lane-{i:02d}",
+                crop=crop_jpeg(3_000_000 + i),
+            )
+    finally:
+        store.close()
 
 
 def counts(db: Path) -> tuple[int, int, int, str, str]:
@@ -285,6 +330,8 @@ def main() -> int:
                     stale.unlink()
             print(f"filling central's database with {args.events:,} events...", file=sys.stderr)
             result |= fill(db, args)
+        if not args.reuse:
+            hold_lanes(db, datetime.now(UTC) - timedelta(minutes=30))
         events, crossings, held, first, last = counts(db)
         start, end = datetime.fromisoformat(first), datetime.fromisoformat(last)
         days = max(1, (end - start).days)
@@ -331,7 +378,9 @@ def main() -> int:
             timed = time_queries(client, args.reps, queries)
             client.conn.close()
             print("timing the staff UI's pages (a border guard logged in)...", file=sys.stderr)
-            staff = Client(central.http_port, None, central.login("bench.guard", "border_guard"))
+            staff = Client(
+                central.http_port, None, central.login(f"guard.{time.time_ns()}", "border_guard")
+            )
             timed |= time_queries(staff, max(20, args.reps // 5), pages)
             staff.conn.close()
             print(f"draining {args.ingest_events:,} events over MQTT...", file=sys.stderr)

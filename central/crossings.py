@@ -139,11 +139,13 @@ class Crossing(msgspec.Struct, kw_only=True):
     overridden_by: str | None
     override_reason: str | None
     overridden_at: datetime | None
+    #: a hold whose lane has decided again (the truck left): the seq of that decision
+    moved_on: int | None = None
 
 
 _COLUMNS = (
     "id, device, seq, gate, checkpoint, at, plate, plate_key, decision, reasons, declaration,"
-    " weight_kg, crop, overridden_by, override_reason, overridden_at"
+    " weight_kg, crop, overridden_by, override_reason, overridden_at, moved_on"
 )
 
 _INSERT = (
@@ -163,6 +165,24 @@ _OVERRIDE = (
     " override_seq = ? WHERE id = (SELECT id FROM crossings WHERE device = ? AND seq < ?"
     " AND checkpoint = ? ORDER BY seq DESC LIMIT 1)"
     " AND decision = 'hold' AND overridden_at IS NULL"
+)
+
+
+#: The holds at a lane before its latest decision have moved on (the partial index of holds at
+#: their lane finds them: a lane holds one truck at a time, so it is a handful of rows).
+_MOVED_ON = (
+    "UPDATE crossings SET moved_on = (SELECT min(l.seq) FROM crossings l"
+    " WHERE l.device = crossings.device AND l.seq > crossings.seq"
+    " AND l.checkpoint = crossings.checkpoint)"
+    " WHERE id IN (SELECT id FROM crossings WHERE decision = 'hold' AND overridden_at IS NULL"
+    " AND moved_on IS NULL AND device = ? AND checkpoint = ? AND seq < ?)"
+)
+#: A hold stored after a later decision at its lane (a gap filled late) has moved on at once.
+_MOVED_ON_LATE = (
+    "UPDATE crossings SET moved_on = (SELECT min(l.seq) FROM crossings l"
+    " WHERE l.device = crossings.device AND l.seq > crossings.seq"
+    " AND l.checkpoint = crossings.checkpoint)"
+    " WHERE device = ? AND seq = ? AND decision = 'hold' AND moved_on IS NULL"
 )
 
 
@@ -188,7 +208,7 @@ def _iso(at: datetime) -> str:
 
 def _crossing(row: Sequence[Any]) -> Crossing:
     cid, device, seq, gate, cp, at, plate, key, decision, reasons, decl, kg, crop = row[:13]
-    by, why, when = row[13:]
+    by, why, when, moved_on = row[13:]
     return Crossing(
         id=cid,
         device=device,
@@ -208,6 +228,7 @@ def _crossing(row: Sequence[Any]) -> Crossing:
         overridden_by=by,
         override_reason=why,
         overridden_at=datetime.fromisoformat(when) if when else None,
+        moved_on=moved_on,
     )
 
 
@@ -327,6 +348,16 @@ class CrossingStore:
             )
         else:
             conn.executemany(_INSERT, rows)
+        # each lane that decided has moved on from the truck it held before (a hold that
+        # arrives after a later decision, filling a gap, has moved on at once)
+        lanes: dict[str, int] = {}
+        for d in decisions:
+            lanes[d.event.checkpoint] = max(lanes.get(d.event.checkpoint, 0), d.event.seq)
+        conn.executemany(_MOVED_ON, [(device, cp, seq) for cp, seq in lanes.items()])
+        conn.executemany(
+            _MOVED_ON_LATE,
+            [(device, d.event.seq) for d in decisions if d.event.decision == "hold"],
+        )
 
     @staticmethod
     def settle_overrides(
@@ -400,6 +431,7 @@ class CrossingStore:
         *,
         decision: Literal["open", "hold"] | None = None,
         held: bool | None = None,
+        at_lane: bool = False,
         gate: str | None = None,
         checkpoint: str | None = None,
         device: str | None = None,
@@ -413,7 +445,8 @@ class CrossingStore:
     ) -> tuple[list[Crossing], int | None]:
         """Newest first (by the decision's time; one device's in its seq order). ``held``:
         held now (a hold nobody has overridden). ``plate`` in any spelling (its key). Returns
-        the page and the ``before`` of the next page (None on the last)."""
+        the page and the ``before`` of the next page (None on the last). ``at_lane``: held
+        and its lane has not decided since (the truck is still there)."""
         where = KeysetWhere("crossings", "id")
         # the leading filter, most selective first: its index also orders the rows by time
         if plate:
@@ -423,6 +456,12 @@ class CrossingStore:
             where.add("declaration", "declaration = ?", "+declaration = ?", declaration)
         if device:
             where.add("device", "device = ?", "+device = ?", device)
+        if at_lane:  # held, and the truck still at its lane
+            where.add(
+                "at_lane",
+                "decision = 'hold' AND overridden_at IS NULL AND moved_on IS NULL",
+                "+decision = 'hold' AND +overridden_at IS NULL AND +moved_on IS NULL",
+            )
         if held is True:
             where.add(
                 "held",
@@ -519,20 +558,3 @@ class CrossingStore:
             budget,
         )
         return [(str(h), str(d), bool(o), int(n)) for h, d, o, n in rows]
-
-    def superseded(
-        self, crossings: Sequence[Crossing], budget: ReadBudget | None = None
-    ) -> set[int]:
-        """The crossings after which their lane has decided again (a later crossing at the
-        same box and checkpoint): a held truck that backed away and came back, or left."""
-        if not crossings:
-            return set()
-        marks = ",".join("?" * len(crossings))
-        rows = self.reads.all(
-            f"SELECT c.id FROM crossings c WHERE c.id IN ({marks}) AND EXISTS (SELECT 1"
-            " FROM crossings l WHERE l.device = c.device AND l.seq > c.seq"
-            " AND l.checkpoint = c.checkpoint)",
-            [c.id for c in crossings],
-            budget,
-        )
-        return {int(r[0]) for r in rows}

@@ -239,7 +239,20 @@ _V5 = IDENTITY_SCHEMA
 #: What enrolled boxes signed, kept as signed (``EvidenceStore``, central/evidence_store.py).
 _V6 = EVIDENCE_SCHEMA
 
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
+#: A held crossing whose lane has decided again (the truck left, or came back and was decided
+#: anew) has moved on: ``moved_on`` is the seq of that later decision. The staff console shows
+#: the holds that have not, from their own partial index.
+_V7 = (
+    "ALTER TABLE crossings ADD COLUMN moved_on INTEGER",
+    """UPDATE crossings SET moved_on = (SELECT min(l.seq) FROM crossings l
+            WHERE l.device = crossings.device AND l.seq > crossings.seq
+            AND l.checkpoint = crossings.checkpoint)
+        WHERE decision = 'hold' AND overridden_at IS NULL""",
+    "CREATE INDEX crossings_at_lane ON crossings(at)"
+    " WHERE decision = 'hold' AND overridden_at IS NULL AND moved_on IS NULL",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
 
 #: Central's database ("CKCT"); a gate box's store carries another id.
 KIND = FileKind(0x434B4354, "events", "central's database")

@@ -8,7 +8,7 @@ import sqlite3
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -882,9 +882,11 @@ class CentralStore:
     def yard_moves(
         self, gate: str | None, since: datetime, budget: ReadBudget | None = None
     ) -> tuple[dict[str, int], list[tuple[str, str, int]]]:
-        """Yard occupancy at ``since`` per yard, and every entry (+1) and exit (-1) after it in
-        time order: (at, yard, step). Only the gate's boxes when ``gate`` is given."""
-        devices = " AND device IN (SELECT device FROM devices WHERE gate = ?)" if gate else ""
+        """Yard occupancy at ``since`` per yard, and every entry (+1) and exit (-1) in the day
+        from ``since``, in time order: (at, yard, step). Only the gate's boxes when ``gate``
+        is given."""
+        # the kind index leads (the unary + keeps the planner off the device key)
+        devices = " AND +device IN (SELECT device FROM devices WHERE gate = ?)" if gate else ""
         extra: tuple[Any, ...] = (gate,) if gate else ()
         day = since.astimezone(UTC).isoformat()
         before = self.reads.all(
@@ -897,12 +899,12 @@ class CentralStore:
         moves = self.reads.all(
             "SELECT at, json_extract(body, '$.yard'), CASE kind WHEN 'yard_entry' THEN 1"
             " ELSE -1 END FROM events WHERE kind IN ('yard_entry', 'yard_exit') AND at >= ?"
-            f"{devices} ORDER BY at",
-            (day, *extra),
+            f" AND at < ?{devices}",
+            (day, (since + timedelta(days=1)).astimezone(UTC).isoformat(), *extra),
             budget,
         )
         start = {str(y): max(0, int(n)) for y, n in before if y}
-        return start, [(str(at), str(y), int(d)) for at, y, d in moves if y]
+        return start, sorted((str(at), str(y), int(d)) for at, y, d in moves if y)
 
     def device_faults(
         self, since: datetime, budget: ReadBudget | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import sqlite3
 import subprocess
@@ -119,7 +120,7 @@ class Central(Proc):
             store = CentralStore(self.db)
             try:
                 self._tokens[key] = store.accounts.create_token(
-                    f"test-{role}-{len(self._tokens)}",
+                    f"test-{role}-{len(self._tokens)}-{secrets.token_hex(3)}",
                     role,
                     created_by="testkit",
                     tax_code=tax_code,
@@ -150,8 +151,6 @@ class Central(Proc):
     def login(self, username: str, role: str, tax_code: str | None = None) -> dict[str, str]:
         """A person's session: makes the account (a random password) and logs in over HTTP;
         the headers to send (the session cookie and the CSRF token)."""
-        import secrets
-
         from central.store import CentralStore
 
         password = secrets.token_urlsafe(16)

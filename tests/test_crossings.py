@@ -483,3 +483,27 @@ def test_a_query_past_its_budget_is_a_clear_503_not_a_500(
     assert "read over budget stopped query=/api/crossings?checkpoint=nowhere" in central.output()
     assert "Traceback" not in central.output()
     assert central.send("GET", "/api/crossings?limit=1", None, role="viewer")[0] in (200, 503)
+
+
+def test_a_hold_leaves_the_lane_when_its_lane_decides_again_even_if_it_arrives_late(
+    store: CentralStore,
+) -> None:
+    box = Box(store)
+    box.truck(0, "29H-111.11", hold=True)  # lane barrier-in holds it
+    box.truck(1, "29H-222.22", hold=True, checkpoint="barrier-out")
+    assert [c.plate for c in store.crossings.list(at_lane=True)[0]] == [
+        "29H-222.22",
+        "29H-111.11",
+    ]
+    box.truck(2, "29H-111.11")  # it came back at barrier-in, and opened
+    at_lane = store.crossings.list(at_lane=True)[0]
+    assert [c.plate for c in at_lane] == ["29H-222.22"]  # the other lane still holds its truck
+    first = store.crossings.list(plate="29H-111.11")[0][-1]
+    assert first.held and first.moved_on is not None  # still not opened by anyone: held
+    # a hold that reaches central after its lane's next decision (a gap filled late)
+    late = Box(store, "b2")
+    events = late.number(truck_events(T0, "51D-333.33", hold=True))
+    later = late.number(truck_events(T0 + timedelta(minutes=1), "51D-444.44"))
+    store.ingest("b2", later)
+    store.ingest("b2", events)
+    assert "51D-333.33" not in [c.plate for c in store.crossings.list(at_lane=True)[0]]

@@ -158,6 +158,8 @@ def test_a_guard_sees_a_held_truck_live_and_the_fixed_declaration_opens_it_next_
         page.goto(f"/ui/declarations/{number}")
         page.click('form[hx-post$="/steps/border_guard"] button')
         page.wait_for_selector("text=Step confirmed")
+        page.reload()
+        assert "✓" in page.inner_text("main")  # the step shows done, with who did it
         _shot(page, "declaration")
 
         # Back on the console when the truck comes again: it opens by itself.

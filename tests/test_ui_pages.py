@@ -303,3 +303,29 @@ def test_every_word_of_the_ui_has_its_vietnamese_translation() -> None:
     missing = sorted(str(m) for m in found if not translated.get(m))
     assert missing == [], "run scripts/ui-catalog and translate these"
     assert set(STEP_TITLES) == set(STEPS), "every step of the procedure has its words"
+
+
+def test_every_ui_route_names_its_roles_and_refuses_anyone_logged_out(
+    store: CentralStore,
+) -> None:
+    app = build_app(store, None)
+    public = {"/ui", "/ui/login", "/ui/static"}
+    walked = 0
+    with TestClient(app) as client:
+        for route in app.routes:
+            if not route.path.startswith("/ui") or route.path.split("/{")[0] in public:
+                continue
+            for handler in getattr(route, "route_handlers", []):
+                if set(handler.http_methods) <= {"OPTIONS", "HEAD"}:
+                    continue  # Litestar's own answer to a preflight
+                assert handler.opt.get("roles"), f"{route.path} names no roles"
+                path = (
+                    route.path.replace("{crossing_id:int}", "1")
+                    .replace("{number:str}", "2026120100001")
+                    .replace("{step:str}", "border_guard")
+                )
+                for method in handler.http_methods:
+                    response = client.request(method, path, follow_redirects=False)
+                    assert response.status_code in (303, 401), (method, path)
+                    walked += 1
+    assert walked >= 14

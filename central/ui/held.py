@@ -2,7 +2,7 @@
 reading and confidence, the declaration it matched, weights, the reasons in words) and the
 actions the user's role allows; kept live over Server-Sent Events.
 
-A page of held trucks costs six reads whatever its length (crossings, confidences,
+A page of held trucks costs five reads whatever its length (crossings, confidences,
 declarations, recent open commands, boxes' status); the recent decisions two more. The stream
 re-reads when this process has committed a write (an event ingested, a declaration changed, a
 command sent: ``SqliteFile.commits``) and every ``REFRESH_S`` anyway (another central worker's
@@ -117,17 +117,16 @@ def held_now(
     store: CentralStore, gate: str | None, limit: int, budget: ReadBudget
 ) -> list[Crossing]:
     """The crossings held now whose truck is still at the lane (its lane has not decided
-    again since), newest first (two reads)."""
-    crossings, _next = store.crossings.list(held=True, gate=gate, limit=limit * 4, budget=budget)
-    gone = store.crossings.superseded(crossings, budget)
-    return [c for c in crossings if c.id not in gone][:limit]
+    again since), newest first (one read, on their own partial index)."""
+    crossings, _next = store.crossings.list(at_lane=True, gate=gate, limit=limit, budget=budget)
+    return crossings
 
 
 def held_cards(
     store: CentralStore, ui: Ui, role: Role, gate: str | None, limit: int = HELD_LIMIT
 ) -> list[Card]:
     """The held crossings still at their lane (newest first: a lane that has decided again
-    since has moved on) with what their cards show (six reads)."""
+    since has moved on) with what their cards show (five reads)."""
     budget = store.read_budget()
     crossings = held_now(store, gate, limit, budget)
     if not crossings:
@@ -174,12 +173,11 @@ class Recent:
 
 
 def recent_decisions(store: CentralStore, gate: str | None) -> list[Recent]:
-    """The latest decisions (three reads)."""
+    """The latest decisions (two reads)."""
     budget = store.read_budget()
     crossings, _next = store.crossings.list(gate=gate, limit=RECENT_LIMIT, budget=budget)
     confirmed = store.crossings.barrier_opened(crossings, budget)
-    gone = store.crossings.superseded([c for c in crossings if c.held], budget)
-    return [Recent(c, confirmed.get(c.id), c.id in gone) for c in crossings]
+    return [Recent(c, confirmed.get(c.id), c.moved_on is not None) for c in crossings]
 
 
 def abilities(role: Role) -> dict[str, bool]:
