@@ -329,3 +329,46 @@ def test_every_ui_route_names_its_roles_and_refuses_anyone_logged_out(
                     assert response.status_code in (303, 401), (method, path)
                     walked += 1
     assert walked >= 14
+
+
+def test_the_console_stream_sends_only_what_changed(store: CentralStore) -> None:
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    from central.accounts import Principal
+    from central.ui import TEMPLATES
+    from central.ui.held import HeldStream, held_cards, recent_decisions
+    from central.ui.pages import Ui
+
+    box = _gate(store, held=2)
+    ui = Ui(UiSettings())
+    guard = Principal("bg.nam", "border_guard", None, "session", csrf="t", language="en")
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+    stream = HeldStream(env, ui.words(guard), guard)
+
+    def update() -> str:
+        return stream.update(
+            held_cards(store, ui, "border_guard", None), recent_decisions(store, None)
+        )
+
+    first = update()
+    assert 'id="held-list" hx-swap-oob="innerHTML"' in first and first.count("<article") == 2
+    assert "\n" not in first  # one SSE data line
+    assert update().count("<article") == 0  # nothing changed: no card sent again
+    box.truck(120, "桂A99999", hold=True, checkpoint="lane-9")  # a new hold
+    new = update()
+    assert new.count("<article") == 1 and "afterbegin:#held-list" in new and "桂A99999" in new
+    box.truck(121, "桂A99999", checkpoint="lane-9")  # its lane decides again: it left
+    gone = update()
+    assert 'hx-swap-oob="delete"' in gone and "<article" not in gone
+
+
+def test_live_consoles_are_limited_per_user_and_in_all() -> None:
+    from central.ui.pages import Ui
+
+    ui = Ui(UiSettings())
+    assert all(ui.open_stream("a", 2, 3) for _ in range(2))
+    assert not ui.stream_allowed("a", 2, 3) and not ui.open_stream("a", 2, 3)
+    assert ui.open_stream("b", 2, 3)
+    assert not ui.open_stream("c", 2, 3)  # 3 in all
+    ui.close_stream("a")
+    assert ui.open_stream("c", 2, 3)

@@ -22,6 +22,7 @@ import anyio.to_thread
 from jinja2 import Environment
 from litestar import Request, get
 from litestar.di import NamedDependency
+from litestar.exceptions import ClientException
 from litestar.params import QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage, Template
 
@@ -43,6 +44,10 @@ RECENT_LIMIT = 10
 COMMAND_MAX_AGE = timedelta(seconds=300)
 TICK_S = 0.25
 REFRESH_S = 5.0
+#: Live consoles open at once: per user (a few tabs) and in all (each costs a few reads a
+#: second while the gate is busy); beyond them the stream is refused with 429.
+STREAMS_PER_USER = 8
+STREAMS_TOTAL = 200
 
 GateFilter = Annotated[GateCode | None, QueryParameter(name="gate")]
 
@@ -268,8 +273,20 @@ def held_stream(
     """The console's live updates (``text/event-stream``; event ``held``: htmx swaps)."""
     env: Environment = request.app.template_engine.engine  # type: ignore[union-attr]
     stream = HeldStream(env, ui.words(principal), principal)
+    if not ui.stream_allowed(principal.name, STREAMS_PER_USER, STREAMS_TOTAL):
+        raise ClientException("too many live consoles open; close one", status_code=429)
 
     async def updates() -> AsyncIterator[ServerSentEventMessage]:
+        # counted while it runs (a stream whose client left before it started never counts)
+        if not ui.open_stream(principal.name, STREAMS_PER_USER, STREAMS_TOTAL):
+            return
+        try:
+            async for message in _updates():
+                yield message
+        finally:
+            ui.close_stream(principal.name)
+
+    async def _updates() -> AsyncIterator[ServerSentEventMessage]:
         seen = -1
         last = 0.0
         while True:

@@ -4,6 +4,7 @@ app's one guard like every cookie-authenticated write)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,8 +81,32 @@ class Ui:
     #: the front-end assets were found (htmx): without them pages work, without live updates
     assets: list[Path] = field(default_factory=list)
 
+    #: live streams open now, by user (``held_stream`` keeps within the limits)
+    streams: dict[str, int] = field(default_factory=dict)
+
     def __post_init__(self) -> None:
         self.clock = GateClock(self.settings.time_zone)
+        self._streams_lock = threading.Lock()
+
+    def stream_allowed(self, user: str, per_user: int, total: int) -> bool:
+        with self._streams_lock:
+            return self.streams.get(user, 0) < per_user and sum(self.streams.values()) < total
+
+    def open_stream(self, user: str, per_user: int, total: int) -> bool:
+        """Count one more live stream for ``user``; False when a limit is reached."""
+        with self._streams_lock:
+            if self.streams.get(user, 0) >= per_user or sum(self.streams.values()) >= total:
+                return False
+            self.streams[user] = self.streams.get(user, 0) + 1
+            return True
+
+    def close_stream(self, user: str) -> None:
+        with self._streams_lock:
+            left = self.streams.get(user, 0) - 1
+            if left > 0:
+                self.streams[user] = left
+            else:
+                self.streams.pop(user, None)
 
     def words(self, principal: Principal | None) -> dict[str, Any]:
         """The template helpers of one user's language."""
