@@ -260,6 +260,12 @@ def test_the_pages_speak_vietnamese_and_switch_to_english(
         page.goto(path)
         assert page.locator("footer").inner_text().startswith("Thời gian")
         _shot(page, name)
+    # on a tablet held upright the console's cards stack and nothing runs off the screen
+    page.set_viewport_size({"width": 820, "height": 1180})
+    page.goto("/ui/held")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    _shot(page, "held-console-tablet-vi")
+    page.set_viewport_size(VIEWPORT)
     page.select_option("#language", "en")
     page.wait_for_function("document.documentElement.lang === 'en'")
     assert "Gate picture" in page.inner_text("header nav")
