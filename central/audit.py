@@ -12,14 +12,28 @@ from datetime import UTC, datetime
 from typing import Any
 
 from central.accounts import Principal
-from protocol.sqlite_file import SqliteFile
+from protocol.sqlite_file import ReadBudget, ReadPool, SqliteFile
 
 COLUMNS = ("id", "at", "actor", "role", "action", "object", "before", "after", "client")
 
 
 class AuditLog:
-    def __init__(self, file: SqliteFile) -> None:
+    def __init__(self, file: SqliteFile, reads: ReadPool | None = None) -> None:
         self.file = file
+        #: read-only connections for the staff pages' frequent reads (never the writer's lock)
+        self.reads = reads
+
+    def recent(
+        self, action: str, since: datetime, limit: int = 500, budget: ReadBudget | None = None
+    ) -> list[dict[str, Any]]:
+        """Rows of one action since ``since``, newest first (its own index; the read pool)."""
+        sql = (
+            f"SELECT {', '.join(COLUMNS)} FROM audit WHERE action = ? AND at >= ?"
+            " ORDER BY at DESC LIMIT ?"
+        )
+        params = (action, since.astimezone(UTC).isoformat(), limit)
+        rows = self.reads.all(sql, params, budget) if self.reads else self.file.all(sql, params)
+        return [self._item(r) for r in rows]
 
     def record(
         self,

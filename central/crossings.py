@@ -174,8 +174,9 @@ _MOVED_ON = (
     "UPDATE crossings SET moved_on = (SELECT min(l.seq) FROM crossings l"
     " WHERE l.device = crossings.device AND l.seq > crossings.seq"
     " AND l.checkpoint = crossings.checkpoint)"
-    " WHERE id IN (SELECT id FROM crossings WHERE decision = 'hold' AND overridden_at IS NULL"
-    " AND moved_on IS NULL AND device = ? AND checkpoint = ? AND seq < ?)"
+    " WHERE id IN (SELECT id FROM crossings INDEXED BY crossings_at_lane"
+    " WHERE decision = 'hold' AND overridden_at IS NULL AND moved_on IS NULL"
+    " AND device = ? AND checkpoint = ? AND seq < ?)"
 )
 #: A hold stored after a later decision at its lane (a gap filled late) has moved on at once.
 _MOVED_ON_LATE = (

@@ -250,6 +250,10 @@ _V7 = (
         WHERE decision = 'hold' AND overridden_at IS NULL""",
     "CREATE INDEX crossings_at_lane ON crossings(at)"
     " WHERE decision = 'hold' AND overridden_at IS NULL AND moved_on IS NULL",
+    # the staff pages' reads: recent commands, today's declarations
+    "CREATE INDEX audit_action ON audit(action, at)",
+    "CREATE INDEX declarations_created ON declarations(created_at)",
+    "CREATE INDEX declarations_exited ON declarations(updated_at) WHERE status = 'exited'",
 )
 
 MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)

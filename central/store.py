@@ -188,13 +188,13 @@ class CentralStore:
     ) -> None:
         self.file = SqliteFile(path, synchronous, migrations=MIGRATIONS, kind=KIND)
         self.accounts = AccountStore(self.file)
-        self.audit = AuditLog(self.file)
         # ingest writes into big indexes (plates, crops): keep their pages in memory, and
         # checkpoint the WAL less often (a page that many commits touch is copied once)
         self.file.conn.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
         self.file.conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
         #: the API's reads: read-only connections, each read under a time budget
         self.reads = self.file.readers(readers, read_budget_s)
+        self.audit = AuditLog(self.file, self.reads)
         self.crossings = CrossingStore(self.reads)
         self.max_seq_ahead = max_seq_ahead
         self.changes_max_bytes = changes_max_bytes
@@ -764,28 +764,41 @@ class CentralStore:
         """The gate's picture from its declarations: ``declared_today`` (created since
         ``since``), ``en_route`` (declared or accepted, not yet past the border guard),
         ``exited_today`` (exited since ``since``), and one count per status of today's."""
-        terms = ["1"]
+        terms = ""
         params: list[Any] = []
         if gate:
-            terms.append("gate = ?")
+            terms += " AND +gate = ?"
             params.append(gate)
         if direction:
-            terms.append("json_extract(body, '$.direction') = ?")
+            terms += " AND json_extract(body, '$.direction') = ?"
             params.append(direction)
         day = since.astimezone(UTC).isoformat()
-        row = self.reads.one(
-            "SELECT"
-            " sum(created_at >= ?),"
-            " sum(status IN ('declared', 'accepted') AND coalesce("
-            "json_extract(body, '$.steps.border_guard.done'), 0) = 0),"
-            " sum(status = 'exited' AND updated_at >= ?),"
-            " sum(status = 'returned'), sum(status = 'accepted'), sum(status = 'declared')"
-            f" FROM declarations WHERE {' AND '.join(terms)}",
-            (day, day, *params),
+        # each count over its own index: today's, the open ones, today's exits
+        today = self.reads.one(
+            f"SELECT count(*) FROM declarations WHERE created_at >= ?{terms}",
+            (day, *params),
             budget,
         )
-        keys = ("declared_today", "en_route", "exited_today", "returned", "accepted", "declared")
-        return {k: int(v or 0) for k, v in zip(keys, row or (), strict=False)}
+        open_rows = self.reads.all(
+            "SELECT status, count(*), sum(coalesce(json_extract(body,"
+            " '$.steps.border_guard.done'), 0) = 0) FROM declarations"
+            f" WHERE status IN ('declared', 'accepted', 'returned'){terms} GROUP BY status",
+            params,
+            budget,
+        )
+        exited = self.reads.one(
+            "SELECT count(*) FROM declarations INDEXED BY declarations_exited"
+            f" WHERE status = 'exited' AND updated_at >= ?{terms}",
+            (day, *params),
+            budget,
+        )
+        counts = {"declared_today": int(today[0]), "exited_today": int(exited[0])}
+        counts.update({"returned": 0, "accepted": 0, "declared": 0, "en_route": 0})
+        for status, n, not_at_gate in open_rows:
+            counts[str(status)] = int(n)
+            if status in ("declared", "accepted"):
+                counts["en_route"] += int(not_at_gate or 0)
+        return counts
 
     def declarations_in_status(
         self,
@@ -937,6 +950,11 @@ class CentralStore:
             budget,
         )
         return [_event_item(device, received_at, body) for received_at, body in rows]
+
+    def device_status(self, budget: ReadBudget | None = None) -> dict[str, tuple[str, str]]:
+        """Each box's gate and status (online, offline), from the read pool."""
+        rows = self.reads.all("SELECT device, gate, status FROM devices", (), budget)
+        return {d: (g or "", s or "") for d, g, s in rows}
 
     def list_devices(self) -> list[dict[str, Any]]:
         """Every box seen: its last state, how far central holds its events, open incidents."""

@@ -303,5 +303,9 @@ class Command(msgspec.Struct, kw_only=True, frozen=True):
     by: Actor
     reason: Text = ""
     checkpoint: CheckpointName | None = None
+    #: an open for a held truck names it: its plate as read and when it was held; the box
+    #: refuses the open when the truck its lane holds now is another one
+    plate: PlateReading | None = None
+    held_at: UtcTime | None = None
     #: central's signature
     sig: Signature | None = None

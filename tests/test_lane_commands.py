@@ -59,3 +59,41 @@ def test_an_open_command_delivered_late_is_refused(tmp_path: Path) -> None:
         )
     finally:
         sim.stop()
+
+
+def test_an_open_naming_another_held_truck_is_refused(tmp_path: Path) -> None:
+    sim = BarrierSimulator()
+    sim.start()
+    try:
+        store = EdgeStore(tmp_path / "box.db")
+        barrier = BarrierConfig(url=sim.path)
+        lane = Lane(
+            LaneConfig(policy=Policy(checkpoint="barrier-in", kind="barrier-in"), barrier=barrier),
+            store,
+            BarrierController(ModbusRelayBarrier(barrier), store, "barrier-in"),
+        )
+        lanes = Lanes(lanes=[lane])
+        held_at = datetime.now(UTC)
+        store.lanes.set_state("barrier-in", "held", "29H-888.12", held_at, "unknown_plate")
+        # a fault noted while held keeps the truck and the moment it was held
+        store.lanes.set_state("barrier-in", "held", None, held_at + timedelta(minutes=3), "")
+        lane.state = State.HELD
+
+        def opening(plate: str | None, at: datetime | None) -> Command:
+            return Command(
+                id=f"c-{plate}-{at}",
+                device="box",
+                action="open",
+                by="bg.nam",
+                reason="papers checked",
+                checkpoint="barrier-in",
+                at=datetime.now(UTC),
+                plate=plate,
+                held_at=at,
+            )
+
+        assert lanes.on_command(opening("51D-123.45", held_at)) is False  # another truck
+        assert lanes.on_command(opening("29H-888.12", held_at - timedelta(minutes=10))) is False
+        assert lanes.on_command(opening("29H88812", held_at)) is True  # any spelling of it
+    finally:
+        sim.stop()

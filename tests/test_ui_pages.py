@@ -372,3 +372,71 @@ def test_live_consoles_are_limited_per_user_and_in_all() -> None:
     assert not ui.open_stream("c", 2, 3)  # 3 in all
     ui.close_stream("a")
     assert ui.open_stream("c", 2, 3)
+
+
+def test_what_a_review_found_stays_fixed(store: CentralStore) -> None:
+    box = _gate(store, held=1)
+    held = store.crossings.list(at_lane=True)[0][0]
+    number = f"{NOW:%Y%m%d}00088"
+    _declare(store, number, "桂A88888", steps={"in_yard": StepFlag(done=True)})
+    with _client(store) as client:
+        csrf = _login(client, "bg.nam")
+        htmx = {"X-CSRF-Token": csrf, "HX-Request": "true"}
+        # the lane decided again since: an open for the old card would open another truck
+        box.truck(200, "桂A12121", hold=True, checkpoint=held.checkpoint)
+        stale = client.post(f"/ui/held/{held.id}/open", data={"reason": "x"}, headers=htmx)
+        assert stale.status_code == 409 and "no longer held" in stale.text
+        assert store.audit.query(action="command:open") == []
+        # "any" in a filter is an empty value, not an error
+        for path in (
+            "/ui/gate?gate=&direction=",
+            "/ui/declarations?status=&day=",
+            "/ui/held?gate=",
+        ):
+            assert client.get(path).status_code == 200, path
+        assert client.get("/ui/held?gate=bad gate").status_code == 400
+        # the customs check needs its outcome, the fees their receipt: both from the page
+        csrf = _login(client, "cus.lan")
+        htmx = {"X-CSRF-Token": csrf, "HX-Request": "true"}
+        for step in ("customs_arrival",):
+            assert (
+                client.post(
+                    f"/ui/declarations/{number}/steps/{step}", data={}, headers=htmx
+                ).status_code
+                == 200
+            )
+        checked = client.post(
+            f"/ui/declarations/{number}/steps/customs_check",
+            data={"result": "match", "note": "seals intact"},
+            headers=htmx,
+        )
+        assert checked.status_code == 200, checked.text
+        confirmed = store.get_declaration(number)
+        assert confirmed is not None and confirmed.steps["customs_check"].result == "match"
+        # an impossible day is a clear refusal, not a 500
+        _login(client, "view.an")
+        assert client.get("/ui/audit?since=2024-02-30").status_code == 400
+        # an enterprise sees its declaration, not the gate's crossings of it
+        _login(client, "ent.abc")
+        page = client.get(f"/ui/declarations/{NOW:%Y%m%d}00000").text
+        assert "Crossings" not in page and "29H" not in page
+        # another site's form cannot log this browser in
+        client.cookies.clear()
+        forged = client.post(
+            "/ui/login",
+            data={"username": "bg.nam", "password": PASSWORD},
+            headers={"Sec-Fetch-Site": "cross-site"},
+            follow_redirects=False,
+        )
+        assert forged.status_code == 403
+
+
+def test_a_logged_out_action_returns_to_its_page_after_login(store: CentralStore) -> None:
+    with _client(store) as client:
+        answer = client.post(
+            "/ui/held/1/open",
+            data={"reason": "x"},
+            headers={"HX-Request": "true", "HX-Current-URL": "http://central/ui/held?gate=CKHN"},
+        )
+        assert answer.status_code == 401
+        assert answer.headers["HX-Redirect"] == "/ui/login?next=/ui/held"

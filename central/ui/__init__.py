@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar import Request, Response
@@ -92,7 +93,12 @@ def ui_refusal(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
     piece of HTML (htmx shows it where the action's result goes) with the status code."""
     htmx = request.headers.get("hx-request") == "true"
     if isinstance(exc, NotAuthorizedException) and principal_of(request) is None:
-        target = login_url(request.url.path)
+        # back to the page afterwards: the page itself, or the one an action was sent from
+        page = request.url.path
+        if request.method != "GET":
+            current = urlsplit(request.headers.get("hx-current-url", "")).path
+            page = current if current.startswith("/ui/") else "/ui"
+        target = login_url(page)
         if htmx:
             return Response("", status_code=401, headers={"HX-Redirect": target})
         return Redirect(target, status_code=303)

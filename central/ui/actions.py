@@ -6,7 +6,7 @@ of HTML that htmx puts in place of the form's result line. A refusal keeps its s
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Request, post
@@ -40,8 +40,12 @@ class ReasonForm(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     reason: Said = ""
 
 
-class NoteForm(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class StepForm(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     note: Said = ""
+    #: the customs check's outcome
+    result: Literal["", "match", "mismatch"] = ""
+    #: the fees' receipt or payment reference
+    reference: Annotated[str, msgspec.Meta(max_length=32)] = ""
 
 
 def _result(
@@ -78,7 +82,8 @@ def open_by_hand(
     crossing = store.crossings.get(crossing_id)
     if crossing is None:
         raise NotFoundException(f"no crossing {crossing_id}")
-    if not crossing.held:
+    if not crossing.held or crossing.moved_on is not None:
+        # opened already, or its lane has decided again: the truck held now is another one
         return _result(ui, principal, N_("This truck is no longer held."), ok=False, status=409)
     if not data.reason.strip():
         return _result(ui, principal, N_("A manual open needs a reason."), ok=False, status=422)
@@ -88,7 +93,13 @@ def open_by_hand(
         principal,
         request,
         crossing.device,
-        CommandRequest(action="open", reason=data.reason.strip(), checkpoint=crossing.checkpoint),
+        CommandRequest(
+            action="open",
+            reason=data.reason.strip(),
+            checkpoint=crossing.checkpoint,
+            plate=crossing.plate,  # the box refuses the open if it holds another truck now
+            held_at=crossing.at,
+        ),
     )
     message = (
         N_("Open sent to the box: waiting for it to open the barrier.")
@@ -102,7 +113,7 @@ def open_by_hand(
     "/ui/declarations/{number:str}/steps/{step:str}",
     sync_to_thread=True,
     status_code=200,
-    opt=roles(AGENCIES),
+    opt=roles(AGENCIES, {"enterprise"}),
     include_in_schema=False,
 )
 def confirm_step(
@@ -113,11 +124,16 @@ def confirm_step(
     principal: NamedDependency[Principal],
     number: FromPath[str],
     step: FromPath[StepName],
-    data: URLEncodedBody[NoteForm],
+    data: URLEncodedBody[StepForm],
 ) -> Template:
-    """Confirm one of the declaration's steps (only the step's agency may)."""
-    note = data.note.strip() or None
-    confirm(store, link, principal, request, number, step, StepConfirmation(note=note))
+    """Confirm one of the declaration's steps (only the step's agency may; an enterprise
+    registers its loading)."""
+    confirmation = StepConfirmation(
+        note=data.note.strip() or None,
+        result=data.result or None,
+        reference=data.reference.strip() or None,
+    )
+    confirm(store, link, principal, request, number, step, confirmation)
     return _result(ui, principal, N_("Step confirmed: the gate box is told at once."))
 
 

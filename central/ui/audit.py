@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 import msgspec
 from litestar import Request, get
 from litestar.di import NamedDependency
+from litestar.exceptions import ClientException
 from litestar.params import QueryParameter
 from litestar.response import Template
 
@@ -38,8 +39,11 @@ def audit_page(
     before: Annotated[int | None, QueryParameter(name="before", ge=0)] = None,
 ) -> Template:
     zone = ui.clock.zone
-    start = datetime.combine(datetime.fromisoformat(since), time(), zone) if since else None
-    end = datetime.combine(datetime.fromisoformat(until), time.max, zone) if until else None
+    try:
+        start = datetime.combine(datetime.fromisoformat(since), time(), zone) if since else None
+        end = datetime.combine(datetime.fromisoformat(until), time.max, zone) if until else None
+    except ValueError:
+        raise ClientException(f"no such day: {since or until}") from None
     rows = store.audit.query(
         actor=actor.strip() or None,
         action=action.strip() or None,

@@ -14,14 +14,13 @@ from litestar.response import Template
 
 from central.accounts import Principal
 from central.lifecycle import STEPS, required_steps
-from central.roles import DECLARATION_READERS
+from central.roles import DECLARATION_READERS, STAFF
 from central.store import CentralStore
 from central.ui.held import abilities
 from central.ui.i18n import N_
-from central.ui.pages import Ui
+from central.ui.pages import StatusChoice, Ui
 from central.web.auth import roles
 from central.web.declarations import visible
-from protocol.messages import DeclarationStatus
 
 PAGE = 50
 Text64 = Annotated[str, msgspec.Meta(max_length=64)]
@@ -38,10 +37,11 @@ def declarations_page(
     number: Annotated[Text64, QueryParameter(name="number")] = "",
     plate: Annotated[Text64, QueryParameter(name="plate")] = "",
     enterprise: Annotated[Text64, QueryParameter(name="enterprise")] = "",
-    status: Annotated[DeclarationStatus | None, QueryParameter(name="status")] = None,
+    status_choice: StatusChoice = "",
     day: Annotated[str, QueryParameter(name="day", pattern=r"^(\d{4}-\d{2}-\d{2})?$")] = "",
     page: Annotated[int, QueryParameter(name="page", ge=1, le=10_000)] = 1,
 ) -> Template:
+    status = status_choice or None
     if principal.role == "enterprise":
         enterprise = principal.tax_code or "-"
     number = number.strip()
@@ -93,7 +93,10 @@ def declaration_page(
     number: FromPath[str],
 ) -> Template:
     declaration = visible(store, principal, number)
-    crossings, _next = store.crossings.list(declaration=number, limit=20)
+    # its crossings are the staff's (an enterprise sees its declaration, not the gate's records)
+    crossings = (
+        store.crossings.list(declaration=number, limit=20)[0] if principal.role in STAFF else []
+    )
     return ui.page(
         request,
         principal,

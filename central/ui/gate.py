@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Request, get
 from litestar.di import NamedDependency
-from litestar.params import QueryParameter
 from litestar.response import Template
 
 from central.accounts import Principal
@@ -17,12 +16,8 @@ from central.store import CentralStore
 from central.ui import charts
 from central.ui.held import held_now
 from central.ui.i18n import N_, translator
-from central.ui.pages import GATE_VIEWERS, Ui
+from central.ui.pages import GATE_VIEWERS, DirectionChoice, GateChoice, Ui
 from central.web.auth import roles
-from protocol.messages import Direction, GateCode
-
-GateFilter = Annotated[GateCode | None, QueryParameter(name="gate")]
-DirectionFilter = Annotated[Direction | None, QueryParameter(name="direction")]
 
 
 def picture(
@@ -105,9 +100,10 @@ def gate_page(
     store: NamedDependency[CentralStore],
     ui: NamedDependency[Ui],
     principal: NamedDependency[Principal],
-    gate: GateFilter = None,
-    direction: DirectionFilter = None,
+    gate_choice: GateChoice = "",
+    direction_choice: DirectionChoice = "",
 ) -> Template:
+    gate, direction = gate_choice or None, direction_choice or None
     gates = sorted({d["gate"] for d in store.list_devices() if d["gate"]})
     return ui.page(
         request,

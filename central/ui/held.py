@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -23,7 +23,6 @@ from jinja2 import Environment
 from litestar import Request, get
 from litestar.di import NamedDependency
 from litestar.exceptions import ClientException
-from litestar.params import QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage, Template
 
 from central.accounts import Principal
@@ -32,9 +31,9 @@ from central.lifecycle import STEPS
 from central.roles import ACCEPTORS, AGENCIES, CHECKPOINT_OPERATORS, Role
 from central.store import CentralStore
 from central.ui.i18n import N_, reason_code
-from central.ui.pages import HELD_VIEWERS, Ui
-from central.web.auth import roles
-from protocol.messages import Declaration, GateCode
+from central.ui.pages import HELD_VIEWERS, GateChoice, Ui
+from central.web.auth import SESSION_COOKIE, roles
+from protocol.messages import Declaration
 from protocol.sqlite_file import ReadBudget
 
 #: At most this many held cards (the oldest beyond it wait for the ones above to be settled).
@@ -48,8 +47,6 @@ REFRESH_S = 5.0
 #: second while the gate is busy); beyond them the stream is refused with 429.
 STREAMS_PER_USER = 8
 STREAMS_TOTAL = 200
-
-GateFilter = Annotated[GateCode | None, QueryParameter(name="gate")]
 
 
 @dataclass(frozen=True)
@@ -77,11 +74,18 @@ class Card:
     legal_kg: float | None
 
     @property
-    def key(self) -> str:
-        """What the card's status shows (a change re-sends the status)."""
+    def status_key(self) -> str:
+        """What the card's status line shows (a change re-sends the line)."""
         c = self.command
         status = self.declaration.status if self.declaration else None
         return f"{status}|{self.online}|{c and (c.at, c.state)}"
+
+    @property
+    def body_key(self) -> str:
+        """What the rest of the card shows (a change re-sends the card)."""
+        d = self.declaration
+        weight = d.declared_weight_kg if d else None
+        return f"{d and d.status}|{weight}|{self.missing}|{self.confirmable}"
 
 
 def _missing_steps(reasons: list[str]) -> list[str]:
@@ -89,8 +93,8 @@ def _missing_steps(reasons: list[str]) -> list[str]:
     return [c.partition(":")[2] for c in codes if c.startswith("step_missing:")]
 
 
-def _commands(store: CentralStore, since: datetime) -> list[dict[str, Any]]:
-    rows = store.audit.query(action="command:open", since=since, limit=500)
+def _commands(store: CentralStore, since: datetime, budget: ReadBudget) -> list[dict[str, Any]]:
+    rows = store.audit.recent("command:open", since, budget=budget)
     return [r["after"] for r in rows if isinstance(r.get("after"), dict)]
 
 
@@ -141,8 +145,8 @@ def held_cards(
         [c.declaration for c in crossings if c.declaration], budget
     )
     now = datetime.now(UTC)
-    commands = _commands(store, now - COMMAND_MAX_AGE * 2)
-    online = {d["device"]: d["status"] == "online" for d in store.list_devices()}
+    commands = _commands(store, now - COMMAND_MAX_AGE * 2, budget)
+    online = {d: status == "online" for d, (_g, status) in store.device_status(budget).items()}
     legal = ui.settings.legal_gross_kg
     cards = []
     for c in crossings:
@@ -159,7 +163,14 @@ def held_cards(
                 confidence=confidences.get(c.id),
                 declaration=declaration,
                 missing=missing,
-                confirmable=[s for s in missing if s in STEPS and STEPS[s].role == role],
+                confirmable=[
+                    s
+                    for s in missing
+                    if s in STEPS
+                    and STEPS[s].role == role
+                    and declaration is not None
+                    and declaration.status == "accepted"
+                ],
                 command=_command_for(c, commands, online.get(c.device), now),
                 online=online.get(c.device),
                 legal_kg=legal.get(klass, legal.get("default")),
@@ -185,6 +196,14 @@ def recent_decisions(store: CentralStore, gate: str | None) -> list[Recent]:
     return [Recent(c, confirmed.get(c.id), c.moved_on is not None) for c in crossings]
 
 
+def _still_logged_in(store: CentralStore, principal: Principal, credential: str) -> bool:
+    if not credential:
+        return False
+    if principal.via == "session":
+        return store.accounts.session(credential) is not None
+    return not isinstance(store.accounts.token(credential), str)  # a string says why not
+
+
 def abilities(role: Role) -> dict[str, bool]:
     """Which of a held card's actions the role has (the routes refuse the others anyway)."""
     return {
@@ -195,7 +214,7 @@ def abilities(role: Role) -> dict[str, bool]:
 
 
 def _gates(store: CentralStore) -> list[str]:
-    return sorted({d["gate"] for d in store.list_devices() if d["gate"]})
+    return sorted({gate for gate, _s in store.device_status().values() if gate})
 
 
 @get("/ui/held", sync_to_thread=True, opt=roles(HELD_VIEWERS), include_in_schema=False)
@@ -204,8 +223,9 @@ def held_page(
     store: NamedDependency[CentralStore],
     ui: NamedDependency[Ui],
     principal: NamedDependency[Principal],
-    gate: GateFilter = None,
+    gate_choice: GateChoice = "",
 ) -> Template:
+    gate = gate_choice or None
     return ui.page(
         request,
         principal,
@@ -230,7 +250,7 @@ class HeldStream:
     def __init__(self, env: Environment, words: dict[str, Any], principal: Principal) -> None:
         self.env = env
         self.context = {**words, "user": principal, **abilities(principal.role)}
-        self.shown: dict[int, str] | None = None
+        self.shown: dict[int, tuple[str, str]] | None = None
         self.recent: str | None = None
 
     def render(self, name: str, **context: Any) -> str:
@@ -250,9 +270,11 @@ class HeldStream:
                 if card.crossing.id not in self.shown:
                     html = self.render("_held_card.html", card=card)
                     parts.append(f'<div hx-swap-oob="afterbegin:#held-list">{html}</div>')
-                elif self.shown[card.crossing.id] != card.key:
+                elif self.shown[card.crossing.id][1] != card.body_key:
+                    parts.append(self.render("_held_card.html", card=card, card_oob=True))
+                elif self.shown[card.crossing.id][0] != card.status_key:
                     parts.append(self.render("_held_status.html", card=card, oob=True))
-        self.shown = {i: card.key for i, card in now.items()}
+        self.shown = {i: (card.status_key, card.body_key) for i, card in now.items()}
         count = len(cards)
         parts.append(f'<span id="held-count" hx-swap-oob="innerHTML">{count}</span>')
         recent_html = self.render("_recent.html", recent=recent)
@@ -268,9 +290,17 @@ def held_stream(
     store: NamedDependency[CentralStore],
     ui: NamedDependency[Ui],
     principal: NamedDependency[Principal],
-    gate: GateFilter = None,
+    gate_choice: GateChoice = "",
 ) -> ServerSentEvent:
-    """The console's live updates (``text/event-stream``; event ``held``: htmx swaps)."""
+    """The console's live updates (``text/event-stream``; event ``held``: htmx swaps). The
+    stream ends when the login it was opened with ends (logged out, expired, disabled)."""
+    gate = gate_choice or None
+    # the credential the stream was opened with, looked up again every REFRESH_S
+    credential = (
+        request.cookies.get(SESSION_COOKIE, "")[:256]
+        if principal.via == "session"
+        else request.headers.get("authorization", "").partition(" ")[2].strip()
+    )
     env: Environment = request.app.template_engine.engine  # type: ignore[union-attr]
     stream = HeldStream(env, ui.words(principal), principal)
     if not ui.stream_allowed(principal.name, STREAMS_PER_USER, STREAMS_TOTAL):
@@ -292,6 +322,10 @@ def held_stream(
         while True:
             commits = store.file.commits
             if commits != seen or time.monotonic() - last > REFRESH_S:
+                if time.monotonic() - last > REFRESH_S and not await anyio.to_thread.run_sync(
+                    _still_logged_in, store, principal, credential
+                ):
+                    return
                 seen, last = commits, time.monotonic()
                 cards = await anyio.to_thread.run_sync(held_cards, store, ui, principal.role, gate)
                 recent = await anyio.to_thread.run_sync(recent_decisions, store, gate)

@@ -149,6 +149,15 @@ class GateClock:
         local = self.local(at)
         return local.strftime("%H:%M:%S") if local else "—"
 
+    def when(self, at: datetime | str | None) -> str:
+        """The time of day if it was today at the gate, else the date and time."""
+        local = self.local(at)
+        if local is None:
+            return "—"
+        if local.date() == self.now().date():
+            return local.strftime("%H:%M:%S")
+        return local.strftime("%d/%m %H:%M")
+
     def stamp(self, at: datetime | str | None) -> str:
         local = self.local(at)
         return local.strftime("%d/%m/%Y %H:%M:%S") if local else "—"

@@ -8,10 +8,11 @@ import threading
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from litestar import Request
+from litestar.params import QueryParameter
 from litestar.response import Template
 
 from central.accounts import Principal
@@ -26,6 +27,15 @@ from central.ui.i18n import (
     reason_words,
     translator,
 )
+
+#: A page's filters as its forms send them: "" is "any" (a select left on its first option).
+GateChoice = Annotated[str, QueryParameter(name="gate", pattern=r"^[A-Z0-9]{0,16}$")]
+DirectionChoice = Annotated[
+    str, QueryParameter(name="direction", pattern=r"^(import|export|transit)?$")
+]
+StatusChoice = Annotated[
+    str, QueryParameter(name="status", pattern=r"^(declared|accepted|returned|cancelled|exited)?$")
+]
 
 #: Who sees which page (the routes' ``opt`` says the same, and the guard enforces it).
 HELD_VIEWERS: frozenset[Role] = STAFF

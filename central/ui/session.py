@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import ClientException
+from litestar.exceptions import ClientException, PermissionDeniedException
 from litestar.params import QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
 
@@ -66,6 +66,9 @@ async def login_form(
     ui: NamedDependency[Ui],
     data: URLEncodedBody[LoginForm],
 ) -> Response[Any]:
+    if request.headers.get("sec-fetch-site", "") == "cross-site":
+        # another site's form must not log this browser into an account of its choosing
+        raise PermissionDeniedException("a login comes from this site's own login page")
     try:
         if not data.username or not data.password:
             raise LoginRefusedError(401, "wrong user name or password")

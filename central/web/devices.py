@@ -20,7 +20,7 @@ from central.store import CentralStore, ConflictError, UnknownIncidentError
 from central.web.auth import PUBLIC, roles
 from central.web.context import audit
 from central.web.events import Limit, RowId
-from protocol.messages import CheckpointName, Command, DeviceId, Text
+from protocol.messages import CheckpointName, Command, DeviceId, PlateReading, Text, UtcTime
 from protocol.topics import command as command_topic
 
 #: Which roles may send which command to a box.
@@ -121,6 +121,9 @@ class CommandRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     action: Literal["open", "reset_fault", "resync", "reload_config"]
     reason: Text = ""
     checkpoint: Annotated[CheckpointName, msgspec.Meta(min_length=1)] | None = None
+    #: an open for a held truck may name it (the box then refuses it for another truck)
+    plate: PlateReading | None = None
+    held_at: UtcTime | None = None
 
 
 class CommandSent(msgspec.Struct):
@@ -178,6 +181,8 @@ def issue_command(
         by=principal.actor,
         reason=data.reason,
         checkpoint=data.checkpoint,
+        plate=data.plate,
+        held_at=data.held_at,
     )
     audit(store, principal, request, f"command:{data.action}", f"device:{device}", after=command)
     return CommandSent(command=command, published=bool(link and link.send_command(command)))

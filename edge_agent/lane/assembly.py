@@ -63,7 +63,14 @@ class Lanes:
         if lane is None:
             return False
         if command.action == "open":
-            return lane.override(command.by, command.reason, command.id, command.at)
+            return lane.override(
+                command.by,
+                command.reason,
+                command.id,
+                command.at,
+                plate=command.plate,
+                held_at=command.held_at,
+            )
         if command.action == "reset_fault":
             return lane.reset_fault(command.by)
         return False

@@ -45,6 +45,8 @@ log = logging.getLogger("cuakhau.agent.lane")
 
 #: a manual open older than this (central's or the operator's clock vs the box's) is refused
 COMMAND_MAX_AGE_S = 60.0
+#: An open naming when its truck was held matches the lane's hold to within this.
+HELD_AT_TOLERANCE_S = 5.0
 #: how often the lane looks for a local operator's command (lane/operator.py)
 OPERATOR_POLL_S = 0.2
 #: how often a held lane decides again from the cached declaration (an agency may have
@@ -113,11 +115,21 @@ class Lane:
 
     # -- commands ------------------------------------------------------------------------------
 
-    def override(self, by: str, reason: str, command_id: str | None, issued_at: datetime) -> bool:
+    def override(
+        self,
+        by: str,
+        reason: str,
+        command_id: str | None,
+        issued_at: datetime,
+        *,
+        plate: str | None = None,
+        held_at: datetime | None = None,
+    ) -> bool:
         """Open a held lane once (staff or local operator).
 
-        False if the lane is not held, or if the command is older than ``COMMAND_MAX_AGE_S``
-        (queued while the box was offline, it was meant for a truck long gone).
+        False if the lane is not held, if the command is older than ``COMMAND_MAX_AGE_S``
+        (queued while the box was offline, it was meant for a truck long gone), or if it names
+        a held truck (``plate``, ``held_at``) that is not the one the lane holds now.
         """
         age = (self._now() - issued_at).total_seconds()
         if abs(age) > COMMAND_MAX_AGE_S:
@@ -131,8 +143,37 @@ class Lane:
             return False
         if self.state is not State.HELD:
             return False
+        if not self._holds(plate, held_at):
+            log.warning(
+                "lane %s: refusing open %s from %s: meant for %s held at %s, not the truck"
+                " held now",
+                self.checkpoint,
+                command_id,
+                by,
+                plate,
+                held_at,
+            )
+            return False
         with self._flags:
             self._override = (by, reason, command_id)
+        return True
+
+    def _holds(self, plate: str | None, held_at: datetime | None) -> bool:
+        """Whether the truck held now is the one an open names (an open naming none: yes)."""
+        row = self.store.lanes.state(self.checkpoint)
+        if row is None:
+            return plate is None and held_at is None
+        if plate is not None and plate_key(plate) != plate_key(row.plate or ""):
+            return False
+        if held_at is not None:
+            try:
+                since = datetime.fromisoformat(row.since)
+            except ValueError:
+                return False
+            # held when its decision was made (the decision's time and the state's are the
+            # same moment at the box, to within the decision's own duration)
+            if abs((since - held_at).total_seconds()) > HELD_AT_TOLERANCE_S:
+                return False
         return True
 
     def reset_fault(self, by: str) -> bool:

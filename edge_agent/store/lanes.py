@@ -53,9 +53,14 @@ class LaneStore:
     ) -> None:
         with self.file.transaction() as conn:
             conn.execute(
+                # a lane that stays in its state (a fault noted while held) keeps its truck
+                # and the moment it entered the state
                 "INSERT INTO lane_state(checkpoint, state, plate, since, detail) VALUES"
                 " (?, ?, ?, ?, ?) ON CONFLICT(checkpoint) DO UPDATE SET state = excluded.state,"
-                " plate = excluded.plate, since = excluded.since, detail = excluded.detail",
+                " plate = CASE WHEN lane_state.state = excluded.state AND excluded.plate IS NULL"
+                " THEN lane_state.plate ELSE excluded.plate END,"
+                " since = CASE WHEN lane_state.state = excluded.state THEN lane_state.since"
+                " ELSE excluded.since END, detail = excluded.detail",
                 (checkpoint, state, plate, since.isoformat(), detail),
             )
 
