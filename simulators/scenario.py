@@ -21,7 +21,7 @@ import tomllib
 import urllib.error
 import urllib.request
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -149,8 +149,18 @@ class ScenarioRun:
         broker_down: Callable[[], None] | None = None,
         broker_up: Callable[[], None] | None = None,
         log: Callable[[str], None] = print,
+        mqtt_host: str = "127.0.0.1",
+        extra_config: str = "",
+        launcher: Sequence[str] = (),
+        camera_host: str = "127.0.0.1",
     ) -> None:
+        """``mqtt_host``, ``camera_host``, ``launcher`` (a command the box runs under, e.g.
+        ``ip netns exec NS``) and ``extra_config`` (TOML appended to the box's config) let a
+        harness put the box on a network of its own."""
         self.scenario = scenario
+        self.mqtt_host = mqtt_host
+        self.extra_config = extra_config
+        self.launcher = list(launcher)
         self.central_url = central_url.rstrip("/")
         #: an admin's API token: the scenario brings its declarations over as the national
         #: platform has them (``POST /api/declarations/import``)
@@ -162,7 +172,7 @@ class ScenarioRun:
         self.broker_down = broker_down
         self.broker_up = broker_up
         self.log = log
-        self.camera = CameraSimulator(fps=15)
+        self.camera = CameraSimulator(host=camera_host, fps=15)
         self.scale = ScaleSimulator(
             scenario.protocol or "toledo", rate_hz=20, ramp_s=0.4, settle_s=0.3
         )
@@ -178,7 +188,7 @@ class ScenarioRun:
             f'device = "{self.device}"',
             f'gate = "{self.scenario.gate}"',
             "[mqtt]",
-            'host = "127.0.0.1"',
+            f'host = "{self.mqtt_host}"',
             f"port = {self.mqtt_port}",
             f"protocol = {self.mqtt_protocol}",
             "keepalive = 5",
@@ -218,7 +228,7 @@ class ScenarioRun:
                 else:
                     lines.append(f"{k} = {json.dumps(v)}")
         path = self.workdir / f"{self.device}.toml"
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        path.write_text("\n".join(lines) + "\n" + self.extra_config, encoding="utf-8")
         return path
 
     def _declare(self) -> None:
@@ -301,15 +311,8 @@ class ScenarioRun:
         self.scale.start()
         self.barrier.start()
         self._declare()
-        config = self._config()
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        with (self.workdir / f"{self.device}.log").open("ab") as out:
-            self.agent = subprocess.Popen(
-                [sys.executable, "-m", "cuakhau", "agent", "run", "--config", str(config)],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=env,
-            )
+        self.config_path = self._config()
+        self.spawn_agent()
         declared = sum(t.declared for t in self.scenario.trucks)
         self._wait(
             lambda: self._cached_declarations() >= declared, 60, "the box to cache the declarations"
@@ -319,6 +322,18 @@ class ScenarioRun:
             60,
             "the lane to start",
         )
+
+    def spawn_agent(self) -> None:
+        """Start the box's process (again, after a kill: it carries on from its store)."""
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        command = [sys.executable, "-m", "cuakhau", "agent", "run", "--config"]
+        with (self.workdir / f"{self.device}.log").open("ab") as out:
+            self.agent = subprocess.Popen(
+                [*self.launcher, *command, str(self.config_path)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
 
     def run(self) -> Report:
         report = Report(self.scenario.name)
