@@ -7,7 +7,9 @@ lane state machine with devices replaces it at a real gate.
 
 from __future__ import annotations
 
+import logging
 import random
+import sqlite3
 import threading
 import time
 from datetime import UTC, datetime
@@ -25,6 +27,8 @@ DEMO_PLATES = (
     "桂B12345",
     "98C-111.22",
 )
+
+log = logging.getLogger("cuakhau.agent.synthetic")
 
 
 def one_truck(store: EdgeStore, gate: str, checkpoint: str, rng: random.Random) -> None:
@@ -74,7 +78,12 @@ def run_synthetic(
     emitted = 0
     next_at = time.monotonic()
     while not stop.is_set() and (count == 0 or emitted < count):
-        one_truck(store, gate, checkpoint, rng)
+        try:
+            one_truck(store, gate, checkpoint, rng)
+        except sqlite3.OperationalError as exc:  # the disk full: wait for room, go on
+            log.error("synthetic events paused: the store cannot commit (%s)", exc)
+            stop.wait(1.0)
+            continue
         emitted += 1
         next_at += period
         delay = next_at - time.monotonic()

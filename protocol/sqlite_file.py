@@ -147,12 +147,15 @@ class SqliteFile:
             self._depth = 1
             try:
                 yield self.conn
+                self.conn.execute("COMMIT")
             except BaseException:
-                self._depth = 0
-                self.conn.execute("ROLLBACK")
+                # a failed COMMIT (the disk full) can leave the transaction open: end it, or
+                # every later BEGIN would fail even once there is room again
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
                 raise
-            self._depth = 0
-            self.conn.execute("COMMIT")
+            finally:
+                self._depth = 0
             self.commits += 1
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Any:

@@ -214,3 +214,21 @@ def test_a_command_from_central_acts_once_however_often_it_arrives(store: EdgeSt
     assert store.lanes.take_command("cmd-1") is True
     assert store.lanes.take_command("cmd-1") is False  # redelivered or replayed
     assert store.lanes.take_command("cmd-2") is True
+
+
+def test_a_full_disk_refuses_writes_and_the_store_writes_again_when_there_is_room(
+    tmp_path: Path,
+) -> None:
+    store = EdgeStore(tmp_path / "box.db")
+    pages = store.file.conn.execute("PRAGMA page_count").fetchone()[0]
+    store.file.conn.execute(f"PRAGMA max_page_count = {pages + 2}")  # the disk is nearly full
+    events = 0
+    with pytest.raises(sqlite3.OperationalError, match="full"):
+        for _ in range(10_000):
+            store.emit(Presence(at=datetime.now(UTC), checkpoint="barrier-in", present=True))
+            events += 1
+    assert store.last_seq() == events  # the refused one left nothing half written
+    store.file.conn.execute("PRAGMA max_page_count = 1073741823")  # room again
+    store.emit(Presence(at=datetime.now(UTC), checkpoint="barrier-in", present=False))
+    assert store.last_seq() == events + 1
+    store.close()
