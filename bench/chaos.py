@@ -21,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from testkit.chaos import Chaos
+from testkit.chaos import FAULTS, Chaos
 
 
 def main() -> int:
@@ -31,6 +31,9 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=4.0, help="how long faults go on")
     parser.add_argument("--rate", type=float, default=40.0, help="made-up events/s per box")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
+    parser.add_argument(
+        "--faults", default=",".join(FAULTS), help=f"which faults (default all: {','.join(FAULTS)})"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="cuakhau-chaos-") as tmp:
         work = args.keep or Path(tmp)
@@ -40,6 +43,7 @@ def main() -> int:
             boxes=args.boxes,
             seconds=args.minutes * 60,
             event_rate=args.rate,
+            kinds=[k.strip() for k in args.faults.split(",") if k.strip()],
             log=lambda line: print(line, file=sys.stderr, flush=True),
         )
         try:

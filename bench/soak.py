@@ -141,6 +141,12 @@ def main() -> int:
             ys = [s[who][metric] for s in late]
             out[f"{who}_{metric}_mean"] = round(sum(ys) / len(ys), 1) if ys else None
             out[f"{who}_{metric}_per_1000_trucks"] = round(slope(xs, ys), 2)
+            if metric == "rss_mib" and samples:
+                # where it started and where it ended, to tell warm-up from growth
+                out[f"{who}_rss_mib_first_last"] = [
+                    round(samples[0][who][metric]),
+                    round(samples[-1][who][metric]),
+                ]
         key = f"{who}_db_mib"
         ys = [s[key] for s in late]
         out[f"{key}_per_1000_trucks"] = round(slope(xs, ys), 2)

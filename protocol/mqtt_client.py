@@ -10,7 +10,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import ssl
 import threading
 from collections import Counter
@@ -26,6 +28,11 @@ from paho.mqtt.reasoncodes import ReasonCode
 from protocol.mqtt_settings import MqttSettings
 
 NO_MATCHING_SUBSCRIBERS = 0x10
+#: Linux's TCP_RTO_MAX_MS (6.15+): the longest a lost segment waits to be sent again. The
+#: default (120 s, doubling from 0.2 s) can leave a publish waiting seconds after a cut link
+#: comes back; capped at 1 s the backlog flows again within a second of the link's return.
+TCP_RTO_MAX_MS = 44
+RTO_MAX_MS = 1000
 
 
 class MqttLink:
@@ -84,6 +91,7 @@ class MqttLink:
         client.on_disconnect = self._handle_disconnect
         client.on_message = self._handle_message
         client.on_publish = self._handle_publish
+        client.on_socket_open = self._tune_socket
         self.client = client
         self._v5 = v5
         #: set by stop(): the disconnection that follows is ours, not news
@@ -128,6 +136,11 @@ class MqttLink:
         self.client.subscribe([(t, qos) for t in topics])
 
     # -- paho callbacks ------------------------------------------------------------------
+
+    def _tune_socket(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
+        """Resend a lost segment at least every second (where the kernel can be told)."""
+        with contextlib.suppress(OSError, AttributeError):  # an older kernel: its own backoff
+            sock.setsockopt(socket.IPPROTO_TCP, TCP_RTO_MAX_MS, RTO_MAX_MS)
 
     def _handle_connect(
         self,

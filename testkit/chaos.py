@@ -29,7 +29,7 @@ import statistics
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -191,6 +191,7 @@ class Chaos:
         event_rate: float = 40.0,
         log: Callable[[str], None] = print,
         network: bool | None = None,
+        kinds: Sequence[str] = FAULTS,
     ) -> None:
         self.workdir = workdir
         self.seed = seed
@@ -199,6 +200,10 @@ class Chaos:
         self.seconds = seconds
         self.event_rate = event_rate
         self.log = log
+        unknown = set(kinds) - set(FAULTS)
+        if unknown:
+            raise ValueError(f"no such fault: {', '.join(sorted(unknown))}")
+        self.kinds = list(kinds)
         self.root = os.geteuid() == 0
         self.network = netns_available() if network is None else network
         self.broker: Mosquitto | None = None
@@ -418,8 +423,8 @@ class Chaos:
         ]
         for t in threads:
             t.start()
-        kinds = [k for k in FAULTS if self.network or k not in NETWORK_FAULTS]
-        if not self.root:
+        kinds = [k for k in self.kinds if self.network or k not in NETWORK_FAULTS]
+        if not self.root and "disk_full" in kinds:
             kinds.remove("disk_full")
         deadline = time.monotonic() + self.seconds
         while time.monotonic() < deadline:
