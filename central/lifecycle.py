@@ -74,6 +74,11 @@ def missing_steps(declaration: Declaration) -> list[str]:
 _NOT = StepFlag()
 
 
+def awaiting(declaration: Declaration, role: Role) -> list[str]:
+    """The steps still to be confirmed that are ``role``'s to confirm, in procedure order."""
+    return [n for n in missing_steps(declaration) if STEPS[n].role == role]
+
+
 class InputError(ValueError):
     """A declaration that fails a check: ``field`` names it (for a 422 with the field)."""
 

@@ -38,7 +38,6 @@ from typing import Any
 from protocol.codec import decode_event
 from protocol.messages import LaneDecision, ManualOverride
 from simulators.scenario import Scenario, ScenarioRun, Truck
-from testkit import wait_for
 from testkit.latency_proxy import LatencyProxy
 from testkit.mosquitto import Mosquitto
 from testkit.processes import Central
@@ -603,4 +602,4 @@ class Chaos:
         return datetime.fromtimestamp(self._wall_offset + monotonic_at, UTC)
 
 
-__all__ = ["FAULTS", "Chaos", "Link", "netns_available", "wait_for"]
+__all__ = ["FAULTS", "Chaos", "Link", "netns_available"]

@@ -13,7 +13,7 @@ from litestar.params import FromPath, QueryParameter
 from litestar.response import Template
 
 from central.accounts import Principal
-from central.lifecycle import STEPS, required_steps
+from central.lifecycle import awaiting, required_steps
 from central.roles import DECLARATION_READERS, STAFF
 from central.store import CentralStore
 from central.ui.held import abilities
@@ -104,12 +104,7 @@ def declaration_page(
         N_("Declaration"),
         d=declaration,
         steps=required_steps(declaration),
-        mine=[
-            s
-            for s in required_steps(declaration)
-            if STEPS[s].role == principal.role
-            and not (declaration.steps.get(s) and declaration.steps[s].done)
-        ],
+        mine=awaiting(declaration, principal.role),
         history=store.declaration_history(number),
         crossings=crossings,
         **abilities(principal.role),

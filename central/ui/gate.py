@@ -16,7 +16,7 @@ from central.store import CentralStore
 from central.ui import charts
 from central.ui.held import held_now
 from central.ui.i18n import N_, translator
-from central.ui.pages import GATE_VIEWERS, DirectionChoice, GateChoice, Ui
+from central.ui.pages import GATE_VIEWERS, DirectionChoice, GateChoice, Ui, gates
 from central.web.auth import roles
 
 
@@ -31,8 +31,8 @@ def picture(
     counts = store.declaration_counts(gate, direction, start, budget)
     held = held_now(store, gate, 200, budget)
     held_at = Counter(c.checkpoint for c in held)
-    devices = [d for d in store.list_devices() if not gate or d["gate"] == gate]
-    online = sum(1 for d in devices if d["status"] == "online")
+    devices = [s for g, s in store.device_status(budget).values() if not gate or g == gate]
+    online = devices.count("online")
     start_yard, moves = store.yard_moves(gate, start, budget)
     in_yard = sum(start_yard.values()) + sum(step for _at, _y, step in moves)
     hours = [f"{h:02d}" for h in range(24)]
@@ -104,14 +104,13 @@ def gate_page(
     direction_choice: DirectionChoice = "",
 ) -> Template:
     gate, direction = gate_choice or None, direction_choice or None
-    gates = sorted({d["gate"] for d in store.list_devices() if d["gate"]})
     return ui.page(
         request,
         principal,
         "gate.html",
         N_("Gate picture"),
         gate=gate,
-        gates=gates,
+        gates=gates(store),
         direction=direction,
         today=ui.clock.day_start(),
         **picture(store, ui, principal, gate, direction),

@@ -31,7 +31,7 @@ from central.lifecycle import STEPS
 from central.roles import ACCEPTORS, AGENCIES, CHECKPOINT_OPERATORS, Role
 from central.store import CentralStore
 from central.ui.i18n import N_, reason_code
-from central.ui.pages import HELD_VIEWERS, GateChoice, Ui
+from central.ui.pages import HELD_VIEWERS, GateChoice, Ui, gates
 from central.web.auth import SESSION_COOKIE, roles
 from protocol.messages import Declaration
 from protocol.sqlite_file import ReadBudget
@@ -213,10 +213,6 @@ def abilities(role: Role) -> dict[str, bool]:
     }
 
 
-def _gates(store: CentralStore) -> list[str]:
-    return sorted({gate for gate, _s in store.device_status().values() if gate})
-
-
 @get("/ui/held", sync_to_thread=True, opt=roles(HELD_VIEWERS), include_in_schema=False)
 def held_page(
     request: Request[Any, Any, Any],
@@ -232,7 +228,7 @@ def held_page(
         "held.html",
         N_("Held trucks"),
         gate=gate,
-        gates=_gates(store),
+        gates=gates(store),
         cards=held_cards(store, ui, principal.role, gate),
         recent=recent_decisions(store, gate),
         **abilities(principal.role),

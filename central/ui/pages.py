@@ -18,6 +18,7 @@ from litestar.response import Template
 from central.accounts import Principal
 from central.config import UiSettings
 from central.roles import AGENCIES, AUDITORS, DECLARATION_READERS, STAFF, Role
+from central.store import CentralStore
 from central.ui.i18n import (
     N_,
     ROLE_TITLES,
@@ -72,6 +73,11 @@ HOME: dict[Role, str] = {
     "technician": "/ui/fleet",
     "enterprise": "/ui/declarations",
 }
+
+
+def gates(store: CentralStore) -> list[str]:
+    """The gates the boxes have reported, for the pages' gate filters."""
+    return sorted({gate for gate, _status in store.device_status().values() if gate})
 
 
 def home_of(role: Role) -> str:

@@ -11,7 +11,8 @@ from litestar.di import NamedDependency
 from litestar.response import Template
 
 from central.accounts import Principal
-from central.lifecycle import STEPS, required_steps
+from central.lifecycle import awaiting
+from central.roles import Role
 from central.store import CentralStore
 from central.ui.i18n import N_
 from central.ui.pages import QUEUE_USERS, Ui
@@ -29,15 +30,10 @@ class Waiting:
     in_yard: bool
 
 
-def waiting_for(store: CentralStore, role: str) -> list[Waiting]:
+def waiting_for(store: CentralStore, role: Role) -> list[Waiting]:
     out = []
     for declaration in store.declarations_in_status("accepted", limit=QUEUE_LIMIT):
-        mine = [
-            s
-            for s in required_steps(declaration)
-            if STEPS[s].role == role
-            and not (declaration.steps.get(s) and declaration.steps[s].done)
-        ]
+        mine = awaiting(declaration, role)
         if mine:
             flag = declaration.steps.get("in_yard")
             out.append(Waiting(declaration, mine, bool(flag and flag.done)))
