@@ -5,8 +5,11 @@ the half never trained on), Vietnamese crops (machine-made labels: *agreement*, 
 split into one-line and two-line, over all crops and over the crops whose label is a well-formed
 plate (a label such as ``59-01856.19``, a digit where the series letter must be, is wrong
 whatever the crop shows: those are counted, not scored). Each exact rate comes with its 95 %
-interval (``exact_95``): a set of 1,000 plates cannot tell 98.5 % from 99 %. Latency: full
-1280x720 frames (detector + reader, one plate), reader only per crop. ``--dump DIR`` writes the
+interval (``exact_95``): a set of 1,000 plates cannot tell 98.5 % from 99 %. Real frames
+(``real``, from ``../shared/datasets``, the parts the detector never learnt from; see
+``bench/anpr_real.py``): detection recall at IoU 0.5, false boxes per frame and, where plate
+texts exist, end-to-end exact reading. Latency: full 1280x720 frames (detector + reader, one
+plate), reader only per crop. ``--dump DIR`` writes the
 VN disagreements and the synthetic held-out misses (each crop as rendered, a PNG) to look at.
 
     python bench/anpr.py [--synthetic 1000] [--frames 200] [--dump DIR] [--models DIR]
@@ -38,6 +41,7 @@ from edge_agent.anpr.normaliser import normalise
 from edge_agent.anpr.preprocess import ImageError, is_two_line
 from edge_agent.config import IdentifySettings
 from testkit.plates import heldout, text_of
+from testkit.real_frames import SETS, measure
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 SEED_SCENES = 777001
@@ -132,6 +136,7 @@ def main() -> int:
     parser.add_argument("--synthetic", type=int, default=1000)
     parser.add_argument("--frames", type=int, default=200)
     parser.add_argument("--dump", default=None)
+    parser.add_argument("--datasets", default=str(SHARED), help="the real sets (see above)")
     parser.add_argument(
         "--models", default=None, help="folder holding both IRs (default: the committed models/)"
     )
@@ -224,6 +229,13 @@ def main() -> int:
         (dump / "vn_disagreements.json").write_text(
             json.dumps(disagreements, ensure_ascii=False, indent=1)
         )
+
+    datasets = Path(args.datasets)
+    result["real"] = {
+        name: measure(anpr, datasets, real)
+        for name, real in SETS.items()
+        if (datasets / real.folder / "boxes.csv").exists()
+    }
 
     rng = random.Random(SEED_SCENES)
     frame_ms, found, exact = [], 0, 0

@@ -142,9 +142,9 @@ def main() -> int:
     detector = TextDetector(model_path(), args.side)
     anpr = Anpr() if args.verify is not None else None
     result: dict[str, object] = {"side": args.side, "verify": args.verify}
-    for name in ("ro_dashcam_valid", "vn_frames", "us_fixed_measure_only"):
-        folder, split = SETS[name]
-        frames = load(args.datasets / folder, split)
+    for name, real in SETS.items():
+        folder = real.folder
+        frames = load(args.datasets / folder, real.split)
         plates = by_iou = by_cover = boxes = false = 0
         times: list[float] = []
         for file, drawn in frames.items():
