@@ -98,7 +98,7 @@ def _camera(lane: LaneConfig, anpr: Any, listen_s: float) -> Check | None:
     detail = f"{width}x{height} frames"
     plates: list[str] = []
     if anpr is not None:
-        found = anpr.read_frame(frame.image, region=lane.region_box)
+        found = anpr.read_frame(frame.image, region=lane.detector_region)
         plates = [r.plate.display for r in found if r.plate]
         detail += f"; plates in view: {', '.join(plates) if plates else 'none'}"
     fix = "" if plates or anpr is None else "hold a plate up to the camera to check the reading"

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from edge_agent.anpr.region import Region
 from edge_agent.lane.policy import Policy
 from protocol.config_file import check_readable, load_toml
 from protocol.errors import ConfigError
@@ -128,11 +129,26 @@ class LaneConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     barrier: BarrierConfig
     camera: str | None = None
     #: the part of the camera's frame where plates pass (x1, y1, x2, y2 in pixels): the
-    #: detector looks only there, at full resolution (``cuakhau probe camera`` shows it)
+    #: detector looks only there, at up to full resolution (``cuakhau probe camera`` shows it)
     region: (
         Annotated[
             list[Annotated[int, msgspec.Meta(ge=0, le=20_000)]],
             msgspec.Meta(min_length=4, max_length=4),
+        ]
+        | None
+    ) = None
+    #: or, where the lane is not square to the camera, its corners ([[x, y], ...], 3 to 16):
+    #: the detector looks at their bounding rectangle with the rest blanked, and a plate whose
+    #: centre lies outside is not this lane's
+    region_polygon: (
+        Annotated[
+            list[
+                Annotated[
+                    list[Annotated[int, msgspec.Meta(ge=0, le=20_000)]],
+                    msgspec.Meta(min_length=2, max_length=2),
+                ]
+            ],
+            msgspec.Meta(min_length=3, max_length=16),
         ]
         | None
     ) = None
@@ -145,17 +161,21 @@ class LaneConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     clear_reads: int = 4
 
     def __post_init__(self) -> None:
-        if self.region is not None:
-            x1, y1, x2, y2 = self.region
-            if x2 - x1 < 32 or y2 - y1 < 16:
-                raise ValueError("lanes.region: x1, y1, x2, y2 with x2 - x1 >= 32, y2 - y1 >= 16")
+        if self.region is not None and self.region_polygon is not None:
+            raise ValueError("lanes: region or region_polygon, not both")
+        self.detector_region  # noqa: B018 -- refuses a region too small to look at
 
     @property
-    def region_box(self) -> tuple[int, int, int, int] | None:
-        if self.region is None:
-            return None
-        x1, y1, x2, y2 = self.region
-        return (x1, y1, x2, y2)
+    def detector_region(self) -> Region | None:
+        """Where the detector looks (None: the whole frame); ValueError where it is too small."""
+        try:
+            if self.region is not None:
+                return Region.rectangle(*self.region)
+            if self.region_polygon is not None:
+                return Region.of_polygon(self.region_polygon)
+        except ValueError as exc:
+            raise ValueError(f"lanes.{exc}") from None
+        return None
 
 
 class IdentitySettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from edge_agent.anpr.engine import Anpr
+from edge_agent.anpr.region import Region
 from edge_agent.anpr.vote import PlateVote
 from simulators.plates.render import Look, draw_plate, render_crop
 from simulators.plates.scene import render_scene
@@ -212,12 +213,16 @@ def test_a_far_plate_is_looked_at_again_however_sure(anpr: Anpr) -> None:
     assert read.plate is not None and read.plate.text == spec.text
 
 
+FAR = (1900, 1100, 2860, 1640)
+
+
 def _far_scene(rng: random.Random) -> tuple[np.ndarray, tuple[int, int, int, int], str]:
-    """A truck 1280x720 in a corner of a 3840x2160 frame: its plate small in the whole frame."""
-    scene = render_scene(rng, night=False)
+    """A truck 960x540 in a corner of a 3840x2160 frame (``FAR``): its plate 7-18 px wide when the
+    whole frame is seen at the detector's input, 27-75 px when only the truck's part is."""
+    scene = render_scene(rng, size=(960, 540), night=False)
     frame = np.full((2160, 3840, 3), 90, np.uint8)
-    x0, y0 = 1900, 1100
-    frame[y0 : y0 + 720, x0 : x0 + 1280] = scene.image
+    x0, y0 = FAR[:2]
+    frame[y0 : y0 + 540, x0 : x0 + 960] = scene.image
     bx1, by1, bx2, by2 = scene.boxes[0]
     return frame, (x0 + bx1, y0 + by1, x0 + bx2, y0 + by2), scene.specs[0].text
 
@@ -236,12 +241,34 @@ def test_a_lane_region_finds_plates_too_small_in_the_whole_frame(anpr: Anpr) -> 
             )
 
         whole += hit(anpr.read_frame(frame))
-        found = anpr.read_frame(frame, region=(1900, 1100, 3180, 1820))
+        found = anpr.read_frame(frame, region=FAR)
         in_region += hit(found)  # boxes come back in the whole frame's coordinates
         read += any((r.plate.text if r.plate else r.raw) == text for r in found)
     assert in_region >= 5 and read >= 4 and in_region > whole
     with pytest.raises(ValueError, match="region"):
         anpr.read_frame(frame, region=(10, 10, 20, 20))
+
+
+def test_a_lane_polygon_keeps_the_plates_inside_it_and_only_those(anpr: Anpr) -> None:
+    # two lanes split a 1280x720 view along its diagonal; the plate lies wholly in one of them
+    upper = Region.of_polygon([[0, 0], [1280, 0], [0, 720]])
+    lower = Region.of_polygon([[1280, 0], [1280, 720], [0, 720]])
+    rng = random.Random("polygon")
+    checked = 0
+    while checked < 3:
+        scene = render_scene(rng, night=False)
+        x1, y1, x2, y2 = scene.boxes[0]
+        corners = [upper.holds((x, y, x, y)) for x in (x1, x2) for y in (y1, y2)]
+        if len(set(corners)) > 1 or not anpr.read_frame(scene.image):
+            continue  # the plate straddles the lanes' border, or is not found at all
+        mine, theirs = (upper, lower) if corners[0] else (lower, upper)
+        text = scene.specs[0].text
+        assert any(
+            (r.plate.text if r.plate else r.raw) == text
+            for r in anpr.read_frame(scene.image, region=mine)
+        )
+        assert not anpr.read_frame(scene.image, region=theirs)
+        checked += 1
 
 
 def test_the_camera_probe_saves_a_snapshot_with_the_region_and_the_plates(tmp_path: Path) -> None:
@@ -256,7 +283,7 @@ def test_the_camera_probe_saves_a_snapshot_with_the_region_and_the_plates(tmp_pa
         "camera",
         str(folder),
         "--region",
-        "1900,1100,3180,1820",
+        ",".join(str(v) for v in FAR),
         "--out",
         str(snapshot),
     )
@@ -267,5 +294,14 @@ def test_the_camera_probe_saves_a_snapshot_with_the_region_and_the_plates(tmp_pa
     )
     image = cv2.imread(str(snapshot))
     assert image is not None and image.shape[:2] == (2160, 3840)
+    # the same lane as a polygon (a technician's four corners)
+    corners = "1900,1100 2860,1100 2860,1640 1900,1640"
+    done = run_module(
+        "cuakhau", "probe", "camera", str(folder), "--region", corners, "--out", str(snapshot)
+    )
+    assert done.returncode == 0, done.stderr
+    assert any(json.loads(line).get("text") == text for line in done.stdout.splitlines())
     bad = run_module("cuakhau", "probe", "camera", str(folder), "--region", "1,2,3")
     assert bad.returncode == 2 and "x1,y1,x2,y2" in bad.stderr
+    bad = run_module("cuakhau", "probe", "camera", str(folder), "--region", "1,2 3,4")
+    assert bad.returncode == 2 and "polygon" in bad.stderr

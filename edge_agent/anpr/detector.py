@@ -7,18 +7,24 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-INPUT_W, INPUT_H = 320, 192
+#: a 1280x720 frame (or a lane's region) is seen at half size: a plate 60 px wide in the frame
+#: is 30 px wide here, 7-8 output cells
+INPUT_W, INPUT_H = 640, 368
 STRIDE = 4
 
 
-def letterbox(rgb: np.ndarray) -> tuple[np.ndarray, float, tuple[int, int]]:
-    """Fit a frame into the detector's input, keeping its aspect; (image, scale, (pad x, pad y))."""
+def letterbox(
+    rgb: np.ndarray, size: tuple[int, int] = (INPUT_W, INPUT_H)
+) -> tuple[np.ndarray, float, tuple[int, int]]:
+    """Fit a frame into the detector's input (``size``: width, height), keeping its aspect and
+    never enlarging it (a smaller frame or region is padded); (image, scale, (pad x, pad y))."""
     h, w = rgb.shape[:2]
-    scale = min(INPUT_W / w, INPUT_H / h)
+    in_w, in_h = size
+    scale = min(in_w / w, in_h / h, 1.0)
     nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
-    resized = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA)
-    out = np.zeros((INPUT_H, INPUT_W, 3), np.uint8)
-    px, py = (INPUT_W - nw) // 2, (INPUT_H - nh) // 2
+    resized = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA) if scale < 1 else rgb
+    out = np.zeros((in_h, in_w, 3), np.uint8)
+    px, py = (in_w - nw) // 2, (in_h - nh) // 2
     out[py : py + nh, px : px + nw] = resized
     return out, scale, (px, py)
 
@@ -43,15 +49,19 @@ def decode(
     threshold: float = 0.3,
     max_plates: int = 8,
 ) -> list[Detection]:
-    """Peaks of the heatmap (3x3 local maxima above ``threshold``) to boxes in the frame."""
+    """Peaks of the heatmap (3x3 local maxima above ``threshold``) to boxes in the frame, the
+    surest first; a box mostly inside a surer one (a second peak on one plate: the two lines of
+    a motorbike plate, its edge cut by the frame) is the same plate and is dropped."""
     heat = output[0]
     padded = np.pad(heat, 1, constant_values=0)
     windows = np.lib.stride_tricks.sliding_window_view(padded, (3, 3))
     peaks = (heat >= windows.max(axis=(2, 3))) & (heat >= threshold)
     ys, xs = np.nonzero(peaks)
-    order = np.argsort(-heat[ys, xs])[:max_plates]
-    found = []
+    order = np.argsort(-heat[ys, xs])[: max_plates * 4]
+    found: list[Detection] = []
     for i in order:
+        if len(found) == max_plates:
+            break
         y, x = ys[i], xs[i]
         w = float(np.exp(output[1, y, x])) * STRIDE
         h = float(np.exp(output[2, y, x])) * STRIDE
@@ -67,6 +77,18 @@ def decode(
             min(frame_w, int(np.ceil(x2))),
             min(frame_h, int(np.ceil(y2))),
         )
-        if box[2] - box[0] >= 4 and box[3] - box[1] >= 3:
+        if (
+            box[2] - box[0] >= 4
+            and box[3] - box[1] >= 3
+            and not any(_mostly_inside(box, d.box) for d in found)
+        ):
             found.append(Detection(box, float(heat[y, x])))
     return found
+
+
+def _mostly_inside(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    """Whether half or more of the smaller of two boxes lies inside the other."""
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return ix * iy >= 0.5 * smaller

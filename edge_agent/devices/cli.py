@@ -7,9 +7,12 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from protocol.errors import UserError
+
+if TYPE_CHECKING:
+    from edge_agent.anpr.region import Region
 
 
 def probe_scale(args: argparse.Namespace) -> int:
@@ -29,14 +32,24 @@ def probe_scale(args: argparse.Namespace) -> int:
     return 0
 
 
-def _region(text: str | None) -> tuple[int, int, int, int] | None:
+def _region(text: str | None) -> Region | None:
+    """``x1,y1,x2,y2`` (a rectangle) or ``x,y x,y x,y ...`` (a polygon's corners)."""
+    from edge_agent.anpr.region import Region
+
     if not text:
         return None
     try:
+        if " " in text.strip():
+            return Region.of_polygon(
+                [[int(v) for v in corner.split(",")] for corner in text.split()]
+            )
         x1, y1, x2, y2 = (int(v) for v in text.split(","))
-    except ValueError:
-        raise UserError(f"--region {text!r}: four whole numbers x1,y1,x2,y2") from None
-    return (x1, y1, x2, y2)
+        return Region.rectangle(x1, y1, x2, y2)
+    except ValueError as exc:
+        raise UserError(
+            f"--region {text!r}: x1,y1,x2,y2 (a rectangle) or 'x,y x,y x,y ...' (a polygon's"
+            f" corners) in whole pixels ({exc})"
+        ) from None
 
 
 def probe_camera(args: argparse.Namespace) -> int:
@@ -63,7 +76,7 @@ def probe_camera(args: argparse.Namespace) -> int:
         raise UserError(f"--region: {exc}") from None
     image = np.ascontiguousarray(frame.image.copy())
     if region is not None:
-        cv2.rectangle(image, region[:2], region[2:], (40, 120, 255), 3)
+        region.draw(image, (40, 120, 255), 3)
     for result in results:
         if result.bbox is None:
             continue
@@ -92,7 +105,10 @@ def add_commands(sub: Any) -> None:
     )
     camera = probe.add_parser("camera", help="a snapshot with the region and the plates found")
     camera.add_argument("url", help="RTSP, HTTP MJPEG, a video file or a folder of images")
-    camera.add_argument("--region", help="x1,y1,x2,y2: the lane's region (as in its config)")
+    camera.add_argument(
+        "--region",
+        help="x1,y1,x2,y2, or 'x,y x,y x,y ...' for a polygon: the lane's region (as configured)",
+    )
     camera.add_argument("--out", default="camera-probe.jpg", help="where the snapshot goes")
     camera.add_argument("--wait", type=float, default=10.0, help="seconds to wait for a frame")
     camera.add_argument("--models", help="ANPR model folder (default: the package's)")

@@ -411,7 +411,7 @@ class Lane:
                 break
             after = frame.index
             results = self.anpr.read_frame(
-                frame.image, keep_crops=True, region=self.settings.region_box
+                frame.image, keep_crops=True, region=self.settings.detector_region
             )
             if results:
                 vote.add(max(results, key=lambda r: r.detector_score or 0.0))

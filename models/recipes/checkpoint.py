@@ -77,13 +77,14 @@ def optimise(
 def export_ir(
     model: nn.Module, example_shape: tuple[int, ...], xml_path: Path, dynamic_batch: bool = False
 ) -> None:
-    """``openvino.convert_model`` + FP16 ``save_model``."""
+    """``openvino.convert_model`` + FP16 ``save_model``; the IR's input is ``example_shape``
+    (its batch left open with ``dynamic_batch``)."""
     import openvino as ov
 
     model.eval()
     ov_model = ov.convert_model(model, example_input=torch.zeros(*example_shape))
-    if dynamic_batch:
-        ov_model.reshape({0: [-1, *example_shape[1:]]})
+    # a dynamic batch, or the example's shape fixed in the IR (the runtime reads it from there)
+    ov_model.reshape({0: [-1, *example_shape[1:]] if dynamic_batch else list(example_shape)})
     xml_path.parent.mkdir(parents=True, exist_ok=True)
     ov.save_model(ov_model, str(xml_path), compress_to_fp16=True)
     print(f"exported {xml_path}")

@@ -1,4 +1,5 @@
-"""The plate detector: a small CenterNet-style network (320x192 RGB in, stride-4 maps out)."""
+"""The plate detector: a small CenterNet-style network (RGB in, sides multiples of 16;
+stride-4 maps out)."""
 
 from __future__ import annotations
 
