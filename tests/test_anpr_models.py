@@ -303,5 +303,6 @@ def test_the_camera_probe_saves_a_snapshot_with_the_region_and_the_plates(tmp_pa
     assert any(json.loads(line).get("text") == text for line in done.stdout.splitlines())
     bad = run_module("cuakhau", "probe", "camera", str(folder), "--region", "1,2,3")
     assert bad.returncode == 2 and "x1,y1,x2,y2" in bad.stderr
-    bad = run_module("cuakhau", "probe", "camera", str(folder), "--region", "1,2 3,4")
-    assert bad.returncode == 2 and "polygon" in bad.stderr
+    for corners in ("1,2 3,4", "1,2 300,4 5"):  # too few corners; a corner without its y
+        bad = run_module("cuakhau", "probe", "camera", str(folder), "--region", corners)
+        assert bad.returncode == 2 and "polygon" in bad.stderr, bad.stderr

@@ -33,9 +33,9 @@ class Region:
 
     @classmethod
     def of_polygon(cls, points: Sequence[Sequence[int]]) -> Region:
-        corners = tuple((int(p[0]), int(p[1])) for p in points)
-        if len(corners) < 3 or any(len(p) != 2 for p in points):
+        if len(points) < 3 or any(len(p) != 2 for p in points):
             raise ValueError("region polygon: at least 3 corners, each x, y")
+        corners = tuple((int(p[0]), int(p[1])) for p in points)
         xs, ys = [x for x, _ in corners], [y for _, y in corners]
         box = (min(xs), min(ys), max(xs), max(ys))
         area = abs(cv2.contourArea(np.array(corners, np.float32)))
@@ -63,8 +63,7 @@ class Region:
         cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
         if self.polygon is None:
             return self.box[0] <= cx <= self.box[2] and self.box[1] <= cy <= self.box[3]
-        contour = np.array(self.polygon, np.float32)
-        return cv2.pointPolygonTest(contour, (cx, cy), False) >= 0
+        return cv2.pointPolygonTest(np.array(self.polygon, np.float32), (cx, cy), False) >= 0
 
     def draw(self, image: np.ndarray, colour: tuple[int, int, int], thickness: int) -> None:
         """The region's outline on ``image`` (in place)."""

@@ -89,6 +89,8 @@ class Lane:
         scale: ScaleReader | None = None,
     ) -> None:
         self.settings = settings
+        #: where the detector looks in each frame (built once: a frame is read every few ms)
+        self.region = settings.detector_region
         self.policy = settings.policy
         self.checkpoint = settings.policy.checkpoint
         self.store = store
@@ -410,9 +412,7 @@ class Lane:
             if frame is None:
                 break
             after = frame.index
-            results = self.anpr.read_frame(
-                frame.image, keep_crops=True, region=self.settings.detector_region
-            )
+            results = self.anpr.read_frame(frame.image, keep_crops=True, region=self.region)
             if results:
                 vote.add(max(results, key=lambda r: r.detector_score or 0.0))
             lead = vote.leader(known)
